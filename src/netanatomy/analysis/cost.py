@@ -1,0 +1,58 @@
+"""Per-node cost: MACs, FLOPs and elementwise FLOPs from the op rules, and output bytes.
+
+Conventions: MAC = one multiply plus one add; ``flops`` = 2 × MACs (linear algebra only);
+``elementwise_flops`` are per-element ops (bias adds, norms, activations, pooling, softmax,
+arithmetic) counted apart. A node whose kind has no rule has unknown (``None``) costs and is
+listed as uncounted; it is never taken as 0.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+from netanatomy.ir.graph import Graph, Node
+from netanatomy.rules import get_formula
+from netanatomy.symbolic import Dim
+
+
+@dataclass(frozen=True, slots=True)
+class NodeCost:
+    """Cost of one node; ``None`` marks a metric no rule gives."""
+
+    macs: Dim | None
+    elementwise_flops: Dim | None
+    activation_bytes: Dim
+
+    @property
+    def flops(self) -> Dim | None:
+        """2 × MACs (linear-algebra FLOPs)."""
+        return None if self.macs is None else 2 * self.macs
+
+    @property
+    def counted(self) -> bool:
+        return self.macs is not None and self.elementwise_flops is not None
+
+
+def node_cost(node: Node) -> NodeCost:
+    """Apply the node kind's rule to its operand and output shapes."""
+    in_shapes = tuple(t.shape for t in node.inputs)
+    out_shapes = tuple(t.shape for t in node.outputs)
+    macs_formula = get_formula(node.kind, "macs")
+    flops_formula = get_formula(node.kind, "elementwise_flops")
+    macs = None if macs_formula is None else macs_formula(in_shapes, out_shapes, node.attrs)
+    elementwise = None if flops_formula is None else flops_formula(in_shapes, out_shapes,
+                                                                   node.attrs)
+    activation_bytes = sum(t.nbytes for t in node.outputs) if node.allocates else 0
+    return NodeCost(macs=macs, elementwise_flops=elementwise, activation_bytes=activation_bytes)
+
+
+def graph_costs(graph: Graph) -> tuple[NodeCost, ...]:
+    """The cost of every node, in graph order."""
+    return tuple(node_cost(node) for node in graph.nodes)
+
+
+def uncounted_ops(graph: Graph, costs: tuple[NodeCost, ...]) -> list[tuple[str, int]]:
+    """``(op name, count)`` of nodes whose cost is unknown, most frequent first."""
+    counts = Counter(node.op for node, cost in zip(graph.nodes, costs) if not cost.counted)
+    return sorted(counts.items(), key=lambda item: (-item[1], item[0]))

@@ -1,0 +1,112 @@
+"""The Python entry point: :func:`analyze` a PyTorch model into a :class:`Report`."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from netanatomy.errors import CaptureError, InputSpecError, UncountedOpsError, UsageError
+from netanatomy.report import Report
+
+CPU_FALLBACK_LIMIT_BYTES = 8 * 2**30
+"""Largest parameter size for which a model that cannot run on meta is re-run on the CPU."""
+
+
+def analyze(model: Any, input_size: Any = None, *, example_inputs: Any = None,
+            dtype: Any = None, device: str = "meta", training: bool = False,
+            strict: bool = False) -> Report:
+    """Analyse ``model`` on one forward pass and return its per-layer report.
+
+    Args:
+        model: an ``nn.Module``.
+        input_size: the shape of the single input (``(1, 3, 224, 224)``), or a list of
+            shapes / ``"SHAPE[:dtype]"`` strings for several positional inputs.
+        example_inputs: instead of ``input_size``: a tensor, a tuple of positional inputs,
+            or a dict of keyword inputs. Only their shapes and dtypes are used on meta.
+        dtype: torch dtype of inputs given by ``input_size`` as plain shapes
+            (default float32).
+        device: ``"meta"`` (default: nothing allocated), ``"cpu"`` or another torch device
+            to run for real. A model that cannot run on meta (data-dependent ops) is re-run
+            on the CPU when its parameters fit in 8 GiB, and the report says so.
+        training: analyse the train-mode forward (dropout active, batch statistics).
+        strict: raise :class:`UncountedOpsError` when an op has no rule.
+
+    Raises:
+        UsageError: bad arguments. CaptureError: the model failed on the inputs (the
+        message names the layer, its input shapes and what it expects).
+    """
+    from torch import nn
+
+    from netanatomy.analysis.summary import summarize
+
+    if not isinstance(model, nn.Module):
+        raise UsageError(f"analyze() needs an nn.Module, got {type(model).__name__}")
+    args, kwargs = resolve_inputs(input_size, example_inputs, dtype)
+    graph = capture_with_fallback(model, args, kwargs, device, training)
+    report = summarize(graph)
+    if strict and report.uncounted:
+        listing = ", ".join(f"{u.op} x{u.count}" for u in report.uncounted)
+        raise UncountedOpsError(f"ops without a rule: {listing}. Their costs are unknown, "
+                                "so the totals are partial.")
+    return report
+
+
+def resolve_inputs(input_size: Any, example_inputs: Any,
+                   dtype: Any) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """Positional and keyword inputs as meta-ready tensors (specs become empty tensors)."""
+    import torch
+
+    from netanatomy.frontends.torch.inputs import InputSpec, make_input, parse_input_spec
+
+    if (input_size is None) == (example_inputs is None):
+        raise UsageError("give exactly one of input_size= or example_inputs=")
+    if example_inputs is not None:
+        if isinstance(example_inputs, torch.Tensor):
+            return (example_inputs,), {}
+        if isinstance(example_inputs, Mapping):
+            return (), dict(example_inputs)
+        if isinstance(example_inputs, Sequence):
+            return tuple(example_inputs), {}
+        raise UsageError("example_inputs must be a tensor, a tuple or a dict, got "
+                         f"{type(example_inputs).__name__}")
+    if isinstance(input_size, (str, InputSpec)) or (
+            isinstance(input_size, Sequence) and all(isinstance(s, int) for s in input_size)):
+        input_size = [input_size]
+    specs = []
+    for entry in input_size:
+        if isinstance(entry, InputSpec):
+            specs.append(entry)
+        elif isinstance(entry, str):
+            specs.append(parse_input_spec(entry))
+        elif isinstance(entry, Sequence) and all(isinstance(s, int) and s > 0 for s in entry):
+            specs.append(InputSpec(tuple(entry), dtype or torch.float32))
+        else:
+            raise InputSpecError(f"bad input_size entry {entry!r}: expected a tuple of "
+                                 "positive ints or a 'SHAPE[:dtype]' string")
+    return tuple(make_input(spec, "meta") for spec in specs), {}
+
+
+def is_meta_limitation(error: CaptureError) -> bool:
+    """True when a failure on meta comes from meta tensors having no data."""
+    cause = error.__cause__
+    text = f"{type(cause).__name__}: {cause}".lower()
+    return isinstance(cause, NotImplementedError) or "meta" in text or "data-dependent" in text
+
+
+def capture_with_fallback(model: Any, args: tuple[Any, ...], kwargs: dict[str, Any],
+                          device: str, training: bool) -> Any:
+    """Capture on ``device``; on meta, fall back to a real CPU run when meta cannot run it."""
+    from netanatomy.frontends.torch.capture import capture
+
+    try:
+        return capture(model, args, kwargs, device=device, training=training)
+    except CaptureError as error:
+        if device != "meta" or not is_meta_limitation(error):
+            raise
+        param_bytes = sum(p.numel() * p.element_size() for p in model.parameters())
+        if param_bytes > CPU_FALLBACK_LIMIT_BYTES:
+            raise CaptureError(f"{error} — the model cannot run on meta tensors and is too "
+                               f"large ({param_bytes / 2**30:.1f} GiB of parameters) to run "
+                               "on the CPU instead") from error
+        note = f"ran on cpu: meta tensors could not run the model ({error})"
+        return capture(model, args, kwargs, device="cpu", training=training, notes=(note,))

@@ -1,0 +1,193 @@
+"""Capture of a PyTorch model as an IR :class:`~netanatomy.ir.Graph` at the aten level.
+
+The model runs once under a ``TorchDispatchMode`` that records every aten op (so
+functional calls such as ``x + y`` or ``torch.matmul`` are seen), while module hooks say
+which module path ran it. Parameters and buffers are replaced for the call by stand-ins
+on the analysis device (``torch.func.functional_call``): on ``meta`` nothing is allocated,
+and the user's model is never modified (hooks removed, train/eval flags restored).
+Activations that autograd saves for backward are measured with saved-tensor hooks.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import torch
+from torch import nn
+from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils.weak import WeakIdKeyDictionary
+
+from netanatomy.errors import CaptureError
+from netanatomy.frontends.torch.aten import find_adapter
+from netanatomy.frontends.torch.params import build_param_table, dtype_name
+from netanatomy.frontends.torch.tracking import (
+    ModuleTracker, flatten_tensors, mode_set, track_modules)
+from netanatomy.ir.graph import CaptureInfo, Graph, ModuleInfo, Node, TensorInfo
+
+
+class OpRecorder(TorchDispatchMode):
+    """Records each aten op as an IR node attributed to the running module."""
+
+    def __init__(self, tracker: ModuleTracker, param_names: Mapping[int, str]) -> None:
+        super().__init__()
+        self.tracker = tracker
+        self.nodes: list[Node] = []
+        self._param_names = param_names
+        self._infos: WeakIdKeyDictionary = WeakIdKeyDictionary()
+        self._op_cache: dict[Any, tuple[Any, bool]] = {}
+        self._ids = itertools.count()
+
+    def info_of(self, tensor: torch.Tensor) -> TensorInfo:
+        """The TensorInfo of ``tensor``, created on first sight."""
+        info = self._infos.get(tensor)
+        if info is None:
+            info = TensorInfo(id=next(self._ids), shape=tuple(tensor.shape),
+                              dtype=dtype_name(tensor.dtype), itemsize=tensor.element_size(),
+                              param=self._param_names.get(id(tensor)))
+            self._infos[tensor] = info
+        return info
+
+    def __torch_dispatch__(self, func: Any, types: Any, args: tuple[Any, ...] = (),
+                           kwargs: dict[str, Any] | None = None) -> Any:
+        kwargs = kwargs or {}
+        result = func(*args, **kwargs)
+        self.record(func, args, kwargs, result)
+        return result
+
+    def record(self, func: Any, args: tuple[Any, ...], kwargs: dict[str, Any],
+               result: Any) -> None:
+        cached = self._op_cache.get(func)
+        if cached is None:
+            allocates = not any(r.alias_info is not None for r in func._schema.returns)
+            cached = (find_adapter(func), allocates)
+            self._op_cache[func] = cached
+        adapter, allocates = cached
+        outputs = tuple(self.info_of(t) for t in flatten_tensors(result))
+        if adapter is None:
+            kind, operands, attrs = "unknown", tuple(
+                self.info_of(t) for t in flatten_tensors((args, kwargs))), {}
+        else:
+            kind, operands, attrs = adapter(args, kwargs, self.info_of, outputs)
+        self.nodes.append(Node(index=len(self.nodes), kind=kind, op=str(func),
+                               path=self.tracker.current_path, inputs=operands,
+                               outputs=outputs, attrs=attrs, allocates=allocates))
+
+
+class SavedTensorMeter:
+    """Bytes of distinct storages autograd saves for backward, parameters excluded."""
+
+    def __init__(self, excluded_storages: set[int]) -> None:
+        self.excluded = excluded_storages
+        self.bytes_by_storage: dict[int, int] = {}
+
+    def pack(self, tensor: torch.Tensor) -> torch.Tensor:
+        try:
+            storage = tensor.untyped_storage()
+            key, size = storage._cdata, storage.nbytes()
+        except (RuntimeError, NotImplementedError):
+            key, size = id(tensor), tensor.numel() * tensor.element_size()
+        if key not in self.excluded:
+            self.bytes_by_storage[key] = size
+        return tensor
+
+    @property
+    def total(self) -> int:
+        return sum(self.bytes_by_storage.values())
+
+
+def storage_key(tensor: torch.Tensor) -> int:
+    """Identity of a tensor's storage (shared by its views)."""
+    try:
+        return int(tensor.untyped_storage()._cdata)
+    except (RuntimeError, NotImplementedError):
+        return id(tensor)
+
+
+def make_stand_in(tensor: torch.Tensor, device: torch.device, is_param: bool) -> torch.Tensor:
+    """A tensor like ``tensor`` on ``device``: empty on meta, zeros when materialising a meta
+    tensor on a real device, the tensor itself (or a copy) otherwise."""
+    requires_grad = is_param and tensor.requires_grad
+    if device.type == "meta":
+        stand_in = torch.empty_like(tensor, device="meta")
+    elif tensor.device.type == "meta":
+        stand_in = torch.zeros(tensor.shape, dtype=tensor.dtype, device=device)
+    else:
+        stand_in = tensor.detach().to(device)
+    return stand_in.requires_grad_(requires_grad) if stand_in.is_floating_point() else stand_in
+
+
+def to_device(value: Any, device: torch.device) -> Any:
+    """Move every tensor inside nested containers to ``device`` (empty on meta)."""
+    if isinstance(value, torch.Tensor):
+        if device.type == "meta":
+            return torch.empty_like(value, device="meta")
+        return value.to(device)
+    if isinstance(value, dict):
+        return {key: to_device(item, device) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(to_device(item, device) for item in value)
+    return value
+
+
+def describe_failure(tracker: ModuleTracker, error: BaseException) -> str:
+    """Say which layer failed, with what input shapes, what it expects, and why."""
+    message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    if not tracker.stack:
+        return f"the model's forward failed: {message}"
+    call = tracker.stack[-1]
+    shapes = ", ".join("x".join(map(str, s)) or "scalar" for s in call.input_shapes) or "none"
+    layer = call.path or "<root>"
+    expects = call.module.extra_repr()
+    expects_text = f" ({expects})" if expects else ""
+    return (f"layer '{layer}' ({type(call.module).__name__}{expects_text}) failed on input "
+            f"shape(s) [{shapes}]: {message}")
+
+
+def capture(model: nn.Module, args: Sequence[Any], kwargs: Mapping[str, Any], *,
+            device: str = "meta", training: bool = False, notes: Sequence[str] = ()) -> Graph:
+    """Run ``model(*args, **kwargs)`` once on ``device`` and return its IR graph.
+
+    Raises:
+        CaptureError: the forward pass failed; the message names the failing layer.
+    """
+    target = torch.device(device)
+    params, names_by_object = build_param_table(model)
+    buffer_ids = {id(b) for b in model.buffers()}
+    originals = {id(t): t for t in list(model.parameters()) + list(model.buffers())}
+    stand_ins = {key: make_stand_in(t, target, key not in buffer_ids)
+                 for key, t in originals.items()}
+    by_name = {name: stand_ins[key] for key, names in names_by_object.items() for name in names}
+    param_names = {id(stand_ins[key]): names[0] for key, names in names_by_object.items()}
+    call_args, call_kwargs = to_device(tuple(args), target), to_device(dict(kwargs), target)
+    meter = SavedTensorMeter({storage_key(t) for t in stand_ins.values()})
+    with mode_set(model, training), track_modules(model) as tracker:
+        recorder = OpRecorder(tracker, param_names)
+        try:
+            with torch.enable_grad(), torch.autograd.graph.saved_tensors_hooks(
+                    meter.pack, lambda t: t), recorder:
+                result = torch.func.functional_call(model, by_name, tuple(call_args),
+                                                    call_kwargs, strict=False)
+        except Exception as error:  # the user's forward can raise anything
+            raise CaptureError(describe_failure(tracker, error)) from error
+    inputs = tuple(recorder.info_of(t) for t in flatten_tensors((call_args, call_kwargs)))
+    outputs = tuple(recorder.info_of(t) for t in flatten_tensors(result))
+    return Graph(
+        nodes=tuple(recorder.nodes), modules=module_infos(model, tracker), params=params,
+        inputs=inputs, outputs=outputs,
+        capture=CaptureInfo(frontend="torch", device=str(target), training=training,
+                            grad=True, notes=tuple(notes)),
+        saved_bytes=meter.total)
+
+
+def module_infos(model: nn.Module, tracker: ModuleTracker) -> tuple[ModuleInfo, ...]:
+    """One ModuleInfo per module, in definition order, root first."""
+    infos = []
+    for path, module in model.named_modules():
+        shapes, dtype, nbytes = tracker.outputs.get(path, ((), None, 0))
+        infos.append(ModuleInfo(path=path, type=type(module).__name__,
+                                calls=tracker.calls.get(path, 0), output_shapes=shapes,
+                                output_dtype=dtype, output_bytes=nbytes))
+    return tuple(infos)
+

@@ -1,0 +1,1 @@
+"""Renderers: a Report as a terminal table, JSON, CSV or a pandas DataFrame."""

@@ -1,0 +1,50 @@
+"""Human formatting of counts, bytes and shapes (numbers or symbolic expressions)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from netanatomy.symbolic import is_concrete
+
+COUNT_UNITS = ((10**12, "T"), (10**9, "G"), (10**6, "M"), (10**3, "k"))
+BYTE_UNITS = ((2**40, "TiB"), (2**30, "GiB"), (2**20, "MiB"), (2**10, "KiB"))
+
+
+def format_count(value: Any) -> str:
+    """``25557032`` → ``"25.56 M"``; small ints as they are; None → ``"?"``."""
+    if value is None:
+        return "?"
+    if not is_concrete(value):
+        return str(value)
+    for scale, unit in COUNT_UNITS:
+        if abs(value) >= scale:
+            return f"{value / scale:.2f} {unit}"
+    return str(value)
+
+
+def format_bytes(value: Any) -> str:
+    """``107_179_264`` → ``"102.22 MiB"``; None → ``"?"``."""
+    if value is None:
+        return "?"
+    if not is_concrete(value):
+        return f"{value} B"
+    for scale, unit in BYTE_UNITS:
+        if abs(value) >= scale:
+            return f"{value / scale:.2f} {unit}"
+    return f"{value} B"
+
+
+def format_shape(shape: Any) -> str:
+    """``(1, 3, 224, 224)`` → ``"1×3×224×224"``; a scalar → ``"scalar"``; None → ``""``."""
+    if shape is None:
+        return ""
+    if len(shape) == 0:
+        return "scalar"
+    return "×".join(str(size) for size in shape)
+
+
+def json_number(value: Any) -> Any:
+    """An int stays an int; a sympy expression becomes its string; None stays None."""
+    if value is None or is_concrete(value) or isinstance(value, (float, bool, str)):
+        return value
+    return str(value)

@@ -1,0 +1,53 @@
+"""The JSON document of a Report (schema ``netanatomy.summary/1``).
+
+Top level: ``schema``, ``conventions``, ``capture``, ``totals``, ``layers``, ``uncounted``.
+Numbers are integers; symbolic values are strings. Keys are only ever added, never renamed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import TYPE_CHECKING, Any
+
+from netanatomy.render.format import json_number
+from netanatomy.report import SCHEMA
+
+if TYPE_CHECKING:
+    from netanatomy.report import LayerRow, Report
+
+
+def shape_json(shape: Any) -> Any:
+    return None if shape is None else [json_number(size) for size in shape]
+
+
+def layer_to_dict(row: LayerRow) -> dict[str, Any]:
+    data: dict[str, Any] = {}
+    for field in dataclasses.fields(row):
+        value = getattr(row, field.name)
+        if field.name == "output_shape":
+            data[field.name] = shape_json(value)
+        elif field.name == "output_shapes":
+            data[field.name] = [shape_json(shape) for shape in value]
+        else:
+            data[field.name] = json_number(value)
+    return data
+
+
+def report_to_dict(report: Report, depth: int | None = None) -> dict[str, Any]:
+    """The JSON document as Python data; ``depth`` limits the layers listed."""
+    totals = {field.name: json_number(getattr(report.totals, field.name))
+              for field in dataclasses.fields(report.totals)}
+    return {
+        "schema": SCHEMA,
+        "conventions": dict(report.conventions),
+        "capture": dataclasses.asdict(report.capture),
+        "totals": totals,
+        "layers": [layer_to_dict(row) for row in report.tree(depth)],
+        "uncounted": [{"op": u.op, "count": u.count} for u in report.uncounted],
+    }
+
+
+def report_to_json(report: Report, depth: int | None = None, indent: int | None = 2) -> str:
+    """The JSON document as text."""
+    return json.dumps(report_to_dict(report, depth), indent=indent)

@@ -1,0 +1,86 @@
+"""Convolution and transposed convolution, 1-D/2-D/3-D, with groups and dilation.
+
+Operands: ``(x, weight[, bias])`` with ``x = (N, C_in, *spatial)``.
+``conv`` weight: ``(C_out, C_in/groups, *kernel)``; ``conv_transpose`` weight:
+``(C_in, C_out/groups, *kernel)`` (PyTorch's layouts).
+
+Attrs (one entry per spatial axis): ``stride``, ``dilation``, ``padding`` as ``(before,
+after)`` pairs (asymmetric and 'same' padding resolved by the front-end), ``groups``, and
+for ``conv_transpose`` ``output_padding``.
+
+Conventions: MACs count every kernel tap at every output position, padded taps included
+(dense counting, as PyTorch's FlopCounterMode and fvcore do). A transposed conv's MACs are
+counted from its *input* positions: each input element is multiplied by every tap of its
+group's filters, whether or not the result lands inside the cropped output. The bias add is
+one elementwise FLOP per output element.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from netanatomy.ir.graph import Shape
+from netanatomy.rules.registry import formula
+from netanatomy.symbolic import Dim, floordiv, prod
+
+
+def conv_output_size(size: Dim, kernel: Dim, stride: Dim, pad_before: Dim, pad_after: Dim,
+                     dilation: Dim) -> Dim:
+    """floor((size + pad_before + pad_after − dilation·(kernel − 1) − 1) / stride) + 1."""
+    return floordiv(size + pad_before + pad_after - dilation * (kernel - 1) - 1, stride) + 1
+
+
+def conv_transpose_output_size(size: Dim, kernel: Dim, stride: Dim, pad_before: Dim,
+                               pad_after: Dim, dilation: Dim, output_padding: Dim) -> Dim:
+    """(size − 1)·stride − pad_before − pad_after + dilation·(kernel − 1) + output_padding + 1."""
+    return ((size - 1) * stride - pad_before - pad_after + dilation * (kernel - 1)
+            + output_padding + 1)
+
+
+@formula("conv", "output_shapes")
+def conv_output_shapes(inputs: tuple[Shape, ...], attrs: Mapping[str, Any]) -> tuple[Shape]:
+    x_shape, weight_shape = inputs[0], inputs[1]
+    spatial = tuple(
+        conv_output_size(size, kernel, stride, before, after, dilation)
+        for size, kernel, stride, (before, after), dilation in zip(
+            x_shape[2:], weight_shape[2:], attrs["stride"], attrs["padding"], attrs["dilation"])
+    )
+    return ((x_shape[0], weight_shape[0], *spatial),)
+
+
+@formula("conv_transpose", "output_shapes")
+def conv_transpose_output_shapes(inputs: tuple[Shape, ...],
+                                 attrs: Mapping[str, Any]) -> tuple[Shape]:
+    x_shape, weight_shape = inputs[0], inputs[1]
+    spatial = tuple(
+        conv_transpose_output_size(size, kernel, stride, before, after, dilation, extra)
+        for size, kernel, stride, (before, after), dilation, extra in zip(
+            x_shape[2:], weight_shape[2:], attrs["stride"], attrs["padding"],
+            attrs["dilation"], attrs["output_padding"])
+    )
+    out_channels = weight_shape[1] * attrs["groups"]
+    return ((x_shape[0], out_channels, *spatial),)
+
+
+@formula("conv", "macs")
+def conv_macs(inputs: tuple[Shape, ...], outputs: tuple[Shape, ...],
+              attrs: Mapping[str, Any]) -> Dim:
+    """N · C_out · prod(out spatial) · (C_in/groups) · prod(kernel)."""
+    weight_shape = inputs[1]
+    return prod(outputs[0]) * weight_shape[1] * prod(weight_shape[2:])
+
+
+@formula("conv_transpose", "macs")
+def conv_transpose_macs(inputs: tuple[Shape, ...], outputs: tuple[Shape, ...],
+                        attrs: Mapping[str, Any]) -> Dim:
+    """N · C_in · prod(in spatial) · (C_out/groups) · prod(kernel), from input positions."""
+    x_shape, weight_shape = inputs[0], inputs[1]
+    return prod(x_shape) * weight_shape[1] * prod(weight_shape[2:])
+
+
+@formula(("conv", "conv_transpose"), "elementwise_flops")
+def conv_bias_flops(inputs: tuple[Shape, ...], outputs: tuple[Shape, ...],
+                    attrs: Mapping[str, Any]) -> Dim:
+    """One add per output element when a bias operand is present, else 0."""
+    return prod(outputs[0]) if len(inputs) > 2 else 0

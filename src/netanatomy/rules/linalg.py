@@ -1,0 +1,99 @@
+"""Linear algebra: fully connected layers, (batched) matrix products and attention.
+
+Conventions: MACs = multiply-accumulates (FLOPs = 2 × MACs); an added bias or ``β·C`` term
+is one elementwise FLOP per output element. Attention counts both products (Q·Kᵀ and
+P·V) densely, causal or masked positions included (as FlopCounterMode does); the scale and
+the softmax are one elementwise FLOP per score each, plus one per score for an additive mask.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from netanatomy.ir.graph import Shape
+from netanatomy.rules.registry import formula
+from netanatomy.symbolic import Dim, prod
+
+
+def broadcast_dim(first: Dim, second: Dim) -> Dim:
+    """The broadcast of two sizes (a size of 1 stretches; otherwise they are equal)."""
+    if first == 1:
+        return second
+    return first
+
+
+def broadcast_shapes(first: Shape, second: Shape) -> Shape:
+    """NumPy-style broadcast of two shapes."""
+    rank = max(len(first), len(second))
+    padded_first = (1,) * (rank - len(first)) + tuple(first)
+    padded_second = (1,) * (rank - len(second)) + tuple(second)
+    return tuple(broadcast_dim(a, b) for a, b in zip(padded_first, padded_second))
+
+
+@formula("linear", "output_shapes")
+def linear_output_shapes(inputs: tuple[Shape, ...], attrs: Mapping[str, Any]) -> tuple[Shape]:
+    x_shape, weight_shape = inputs[0], inputs[1]
+    return ((*x_shape[:-1], weight_shape[0]),)
+
+
+@formula("linear", "macs")
+def linear_macs(inputs: tuple[Shape, ...], outputs: tuple[Shape, ...],
+                attrs: Mapping[str, Any]) -> Dim:
+    """prod(batch dims) · in_features · out_features."""
+    x_shape, weight_shape = inputs[0], inputs[1]
+    return prod(x_shape) * weight_shape[0]
+
+
+@formula("matmul", "output_shapes")
+def matmul_output_shapes(inputs: tuple[Shape, ...], attrs: Mapping[str, Any]) -> tuple[Shape]:
+    """torch.matmul semantics: 1-D operands are promoted and squeezed, batch dims broadcast."""
+    a_shape, b_shape = inputs[0], inputs[1]
+    if len(a_shape) == 1 and len(b_shape) == 1:
+        return ((),)
+    if len(b_shape) == 1:
+        return (tuple(a_shape[:-1]),)
+    if len(a_shape) == 1:
+        return ((*b_shape[:-2], b_shape[-1]),)
+    batch = broadcast_shapes(a_shape[:-2], b_shape[:-2])
+    return ((*batch, a_shape[-2], b_shape[-1]),)
+
+
+@formula("matmul", "macs")
+def matmul_macs(inputs: tuple[Shape, ...], outputs: tuple[Shape, ...],
+                attrs: Mapping[str, Any]) -> Dim:
+    """Output elements × the contracted size K (the last dim of the left operand)."""
+    return prod(outputs[0]) * inputs[0][-1]
+
+
+@formula(("linear", "matmul"), "elementwise_flops")
+def linalg_bias_flops(inputs: tuple[Shape, ...], outputs: tuple[Shape, ...],
+                      attrs: Mapping[str, Any]) -> Dim:
+    """One add per output element when a bias operand is present, else 0."""
+    return prod(outputs[0]) if len(inputs) > 2 else 0
+
+
+@formula("attention", "output_shapes")
+def attention_output_shapes(inputs: tuple[Shape, ...],
+                            attrs: Mapping[str, Any]) -> tuple[Shape]:
+    query_shape, value_shape = inputs[0], inputs[2]
+    return ((*query_shape[:-1], value_shape[-1]),)
+
+
+@formula("attention", "macs")
+def attention_macs(inputs: tuple[Shape, ...], outputs: tuple[Shape, ...],
+                   attrs: Mapping[str, Any]) -> Dim:
+    """batch·heads · L · S · (E + E_v): Q·Kᵀ (L·S·E) plus P·V (L·S·E_v)."""
+    query_shape, key_shape, value_shape = inputs[0], inputs[1], inputs[2]
+    scores = prod(query_shape[:-1]) * key_shape[-2]
+    return scores * (query_shape[-1] + value_shape[-1])
+
+
+@formula("attention", "elementwise_flops")
+def attention_elementwise_flops(inputs: tuple[Shape, ...], outputs: tuple[Shape, ...],
+                                attrs: Mapping[str, Any]) -> Dim:
+    """Per score: scale and softmax, plus the mask add when a mask operand is given."""
+    query_shape, key_shape = inputs[0], inputs[1]
+    scores = prod(query_shape[:-1]) * key_shape[-2]
+    per_score = 2 + (1 if len(inputs) > 3 else 0)
+    return scores * per_score

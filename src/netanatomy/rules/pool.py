@@ -1,0 +1,98 @@
+"""Pooling: max/avg windows (1-D/2-D/3-D, with ceil_mode and dilation) and adaptive pooling.
+
+Attrs of ``pool``: ``mode`` ("max" or "avg"), and per spatial axis ``kernel``, ``stride``,
+``padding`` as ``(before, after)`` pairs, ``dilation``, plus ``ceil_mode``. Attrs of
+``adaptive_pool``: ``mode`` and ``output_size`` (one entry per spatial axis).
+
+Convention: a pooling window costs one elementwise FLOP per element it covers (a comparison
+for max, an add for avg); the divide of avg pooling is not counted apart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from netanatomy.ir.graph import Shape
+from netanatomy.rules.registry import formula
+from netanatomy.symbolic import Dim, ceildiv, floordiv, is_concrete, prod
+
+
+def pool_output_size(size: Dim, kernel: Dim, stride: Dim, pad_before: Dim, pad_after: Dim,
+                     dilation: Dim, ceil_mode: bool) -> Dim:
+    """PyTorch's pooling output size, including the ceil_mode rule that the last window
+    must start inside the input or its left padding (applied when sizes are concrete)."""
+    span = size + pad_before + pad_after - dilation * (kernel - 1) - 1
+    if not ceil_mode:
+        return floordiv(span, stride) + 1
+    out = ceildiv(span, stride) + 1
+    if is_concrete(out) and is_concrete(size) and (out - 1) * stride >= size + pad_before:
+        out -= 1
+    return out
+
+
+@formula("pool", "output_shapes")
+def pool_output_shapes(inputs: tuple[Shape, ...], attrs: Mapping[str, Any]) -> tuple[Shape]:
+    x_shape = inputs[0]
+    rank = len(attrs["kernel"])
+    spatial = tuple(
+        pool_output_size(size, kernel, stride, before, after, dilation, attrs["ceil_mode"])
+        for size, kernel, stride, (before, after), dilation in zip(
+            x_shape[-rank:], attrs["kernel"], attrs["stride"], attrs["padding"],
+            attrs["dilation"])
+    )
+    return ((*x_shape[:-rank], *spatial),)
+
+
+@formula("pool", "macs")
+def pool_macs(inputs: tuple[Shape, ...], outputs: tuple[Shape, ...],
+              attrs: Mapping[str, Any]) -> Dim:
+    """Pooling has no multiply-accumulates."""
+    return 0
+
+
+@formula("pool", "elementwise_flops")
+def pool_elementwise_flops(inputs: tuple[Shape, ...], outputs: tuple[Shape, ...],
+                           attrs: Mapping[str, Any]) -> Dim:
+    """Output elements × window size."""
+    return prod(outputs[0]) * prod(attrs["kernel"])
+
+
+def adaptive_window_total(in_size: Dim, out_size: Dim) -> Dim:
+    """Sum over outputs of the adaptive window lengths along one axis.
+
+    Window i spans [floor(i·I/O), ceil((i+1)·I/O)). With symbols the sum is taken as I,
+    which is exact when O divides I.
+    """
+    if not (is_concrete(in_size) and is_concrete(out_size)):
+        return in_size
+    return sum(ceildiv((i + 1) * in_size, out_size) - floordiv(i * in_size, out_size)
+               for i in range(out_size))
+
+
+@formula("adaptive_pool", "output_shapes")
+def adaptive_pool_output_shapes(inputs: tuple[Shape, ...],
+                                attrs: Mapping[str, Any]) -> tuple[Shape]:
+    x_shape = inputs[0]
+    rank = len(attrs["output_size"])
+    spatial = tuple(size if wanted is None else wanted
+                    for size, wanted in zip(x_shape[-rank:], attrs["output_size"]))
+    return ((*x_shape[:-rank], *spatial),)
+
+
+@formula("adaptive_pool", "macs")
+def adaptive_pool_macs(inputs: tuple[Shape, ...], outputs: tuple[Shape, ...],
+                       attrs: Mapping[str, Any]) -> Dim:
+    """Pooling has no multiply-accumulates."""
+    return 0
+
+
+@formula("adaptive_pool", "elementwise_flops")
+def adaptive_pool_elementwise_flops(inputs: tuple[Shape, ...], outputs: tuple[Shape, ...],
+                                    attrs: Mapping[str, Any]) -> Dim:
+    """Leading (batch, channel) elements × the product over axes of the window totals."""
+    x_shape, out_shape = inputs[0], outputs[0]
+    rank = len(attrs["output_size"])
+    windows = prod(adaptive_window_total(i, o)
+                   for i, o in zip(x_shape[-rank:], out_shape[-rank:]))
+    return prod(x_shape[:-rank]) * windows

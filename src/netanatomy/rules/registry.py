@@ -1,0 +1,64 @@
+"""The one registry of op rules.
+
+A rule is the set of formulas registered for one IR op kind, one formula per metric:
+
+- ``output_shapes(inputs, attrs) -> tuple[Shape, ...]``
+- ``macs(inputs, outputs, attrs) -> Dim``: multiply-accumulates of linear algebra.
+- ``elementwise_flops(inputs, outputs, attrs) -> Dim``: per-element work (bias adds, norms,
+  activations, pooling, softmax, arithmetic), counted apart from MACs.
+
+``inputs`` and ``outputs`` are tuples of shapes (tuples of ints or sympy expressions),
+``attrs`` the kind's normalised hyper-parameters. Formulas are pure and use only
+:mod:`netanatomy.symbolic` arithmetic, so they work on numbers and symbols alike. A metric
+with no formula is *unknown* for that kind, never 0; a kind with no formulas at all is
+reported as uncounted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from netanatomy.errors import RuleError
+
+METRICS = ("output_shapes", "macs", "elementwise_flops")
+
+_FORMULAS: dict[str, dict[str, Callable[..., Any]]] = {}
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def formula(kinds: str | tuple[str, ...], metric: str) -> Callable[[F], F]:
+    """Register the decorated function as ``metric`` of each op kind in ``kinds``.
+
+    Raises:
+        RuleError: the metric is not one of :data:`METRICS`, or the kind has one already.
+    """
+    if metric not in METRICS:
+        raise RuleError(f"unknown metric {metric!r}; expected one of {', '.join(METRICS)}")
+    kind_names = (kinds,) if isinstance(kinds, str) else kinds
+
+    def register(function: F) -> F:
+        for kind in kind_names:
+            by_metric = _FORMULAS.setdefault(kind, {})
+            if metric in by_metric:
+                raise RuleError(f"op kind {kind!r} already has a {metric!r} formula")
+            by_metric[metric] = function
+        return function
+
+    return register
+
+
+def get_formula(kind: str, metric: str) -> Callable[..., Any] | None:
+    """The formula for ``metric`` of ``kind``, or None when the rule does not give it."""
+    return _FORMULAS.get(kind, {}).get(metric)
+
+
+def has_rule(kind: str) -> bool:
+    """True when at least one formula is registered for ``kind``."""
+    return kind in _FORMULAS
+
+
+def known_kinds() -> tuple[str, ...]:
+    """All op kinds that have a rule, sorted."""
+    return tuple(sorted(_FORMULAS))

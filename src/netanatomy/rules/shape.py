@@ -1,0 +1,56 @@
+"""Data movement: views, reshapes, concatenation, copies, indexing and tensor creation.
+
+These ops compute nothing: 0 MACs and 0 elementwise FLOPs, by definition rather than by
+default (an op is only given one of these kinds when it is known to be pure data movement).
+Their memory traffic shows in the activation bytes of the ops that allocate.
+
+Kinds: ``view`` (aliasing: view, permute, transpose, expand, slice, select, ...),
+``reshape`` (attrs ``shape``, one entry may be -1), ``concat`` (attrs ``dim``), ``copy``
+(clone, dtype/device casts, padding, repeat, gather, index_select, ...), ``create``
+(zeros, ones, arange, empty, full, random tensors).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from netanatomy.ir.graph import Shape
+from netanatomy.rules.registry import formula
+from netanatomy.symbolic import Dim, floordiv, prod
+
+DATA_MOVEMENT_KINDS = ("view", "reshape", "concat", "copy", "create")
+
+
+@formula(DATA_MOVEMENT_KINDS, "macs")
+def data_movement_macs(inputs: tuple[Shape, ...], outputs: tuple[Shape, ...],
+                       attrs: Mapping[str, Any]) -> Dim:
+    """Data movement multiplies nothing."""
+    return 0
+
+
+@formula(DATA_MOVEMENT_KINDS, "elementwise_flops")
+def data_movement_elementwise_flops(inputs: tuple[Shape, ...], outputs: tuple[Shape, ...],
+                                    attrs: Mapping[str, Any]) -> Dim:
+    """Data movement computes nothing."""
+    return 0
+
+
+@formula("reshape", "output_shapes")
+def reshape_output_shapes(inputs: tuple[Shape, ...], attrs: Mapping[str, Any]) -> tuple[Shape]:
+    """``attrs["shape"]`` with a single -1 entry resolved from the element count."""
+    wanted = tuple(attrs["shape"])
+    if -1 not in wanted:
+        return (wanted,)
+    known = prod(size for size in wanted if size != -1)
+    missing = floordiv(prod(inputs[0]), known)
+    return (tuple(missing if size == -1 else size for size in wanted),)
+
+
+@formula("concat", "output_shapes")
+def concat_output_shapes(inputs: tuple[Shape, ...], attrs: Mapping[str, Any]) -> tuple[Shape]:
+    """Sizes along ``attrs["dim"]`` add up; the other axes are shared."""
+    first = inputs[0]
+    axis = attrs["dim"] % len(first)
+    total = sum((shape[axis] for shape in inputs[1:]), first[axis])
+    return ((*first[:axis], total, *first[axis + 1:]),)

@@ -1,0 +1,43 @@
+"""Upsampling / interpolation (nearest, linear, bilinear, bicubic, trilinear).
+
+Attrs: ``mode`` and ``output_size`` (one entry per spatial axis). Convention: nearest
+copies (0 FLOPs); the interpolating modes cost 2 elementwise FLOPs (a multiply and an add)
+per neighbour taken per output element: 2 neighbours per axis for (bi/tri)linear, 4 per
+axis for bicubic.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from netanatomy.ir.graph import Shape
+from netanatomy.rules.registry import formula
+from netanatomy.symbolic import Dim, prod
+
+TAPS_PER_AXIS = {"nearest": 0, "nearest-exact": 0, "linear": 2, "bilinear": 2,
+                 "trilinear": 2, "bicubic": 4}
+
+
+@formula("upsample", "output_shapes")
+def upsample_output_shapes(inputs: tuple[Shape, ...], attrs: Mapping[str, Any]) -> tuple[Shape]:
+    x_shape = inputs[0]
+    rank = len(attrs["output_size"])
+    return ((*x_shape[:-rank], *attrs["output_size"]),)
+
+
+@formula("upsample", "macs")
+def upsample_macs(inputs: tuple[Shape, ...], outputs: tuple[Shape, ...],
+                  attrs: Mapping[str, Any]) -> Dim:
+    """Interpolation weights are fixed; they are counted as elementwise work, not MACs."""
+    return 0
+
+
+@formula("upsample", "elementwise_flops")
+def upsample_elementwise_flops(inputs: tuple[Shape, ...], outputs: tuple[Shape, ...],
+                               attrs: Mapping[str, Any]) -> Dim:
+    """Output elements × 2 × neighbours (taps_per_axis ** spatial rank); 0 for nearest."""
+    taps = TAPS_PER_AXIS[attrs["mode"]]
+    if taps == 0:
+        return 0
+    return prod(outputs[0]) * 2 * taps ** len(attrs["output_size"])
