@@ -21,6 +21,7 @@ from torch.utils.weak import WeakIdKeyDictionary
 
 from netanatomy.errors import CaptureError
 from netanatomy.frontends.torch.aten import find_adapter
+from netanatomy.frontends.torch.inputs import InputSpec, make_input
 from netanatomy.frontends.torch.params import build_param_table, dtype_name
 from netanatomy.frontends.torch.tracking import (
     ModuleTracker, flatten_tensors, mode_set, track_modules)
@@ -119,10 +120,15 @@ def make_stand_in(tensor: torch.Tensor, device: torch.device, is_param: bool) ->
 
 
 def to_device(value: Any, device: torch.device) -> Any:
-    """Move every tensor inside nested containers to ``device`` (empty on meta)."""
+    """Move every tensor inside nested containers to ``device``: empty on meta; a meta
+    tensor sent to a real device is materialised as seeded random normal floats, or zeros
+    for integer and bool dtypes (valid token ids and indices)."""
     if isinstance(value, torch.Tensor):
         if device.type == "meta":
             return torch.empty_like(value, device="meta")
+        if value.device.type == "meta":
+            spec = InputSpec(tuple(value.shape), value.dtype)
+            return make_input(spec, device)
         return value.to(device)
     if isinstance(value, dict):
         return {key: to_device(item, device) for key, item in value.items()}
@@ -139,10 +145,9 @@ def describe_failure(tracker: ModuleTracker, error: BaseException) -> str:
     call = tracker.stack[-1]
     shapes = ", ".join("x".join(map(str, s)) or "scalar" for s in call.input_shapes) or "none"
     layer = call.path or "<root>"
-    expects = call.module.extra_repr()
-    expects_text = f" ({expects})" if expects else ""
-    return (f"layer '{layer}' ({type(call.module).__name__}{expects_text}) failed on input "
-            f"shape(s) [{shapes}]: {message}")
+    return (f"layer '{layer}' ({type(call.module).__name__}({call.module.extra_repr()})) "
+            f"failed on input shape(s) [{shapes}]: {message}. Check the input shape "
+            "(--input / input_size) against what this layer expects.")
 
 
 def capture(model: nn.Module, args: Sequence[Any], kwargs: Mapping[str, Any], *,
