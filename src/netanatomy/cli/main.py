@@ -120,15 +120,19 @@ def zoo() -> None:
         typer.echo(f"zoo:{name:<10} {entry.default_input:<14} {entry.description}")
 
 
-@app.callback()
-def root(version: Annotated[bool, typer.Option("--version", help="Print the version.")]
-         = False) -> None:
-    """netanatomy: what a neural network costs and how it behaves, layer by layer."""
-    if version:
+def print_version(value: bool) -> None:
+    if value:
         import netanatomy
 
         typer.echo(netanatomy.__version__)
         raise typer.Exit(0)
+
+
+@app.callback()
+def root(version: Annotated[bool, typer.Option(
+        "--version", help="Print the version.", is_eager=True, callback=print_version)]
+        = False) -> None:
+    """netanatomy: what a neural network costs and how it behaves, layer by layer."""
 
 
 def main() -> None:

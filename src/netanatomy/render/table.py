@@ -38,42 +38,60 @@ def tree_labels(rows: tuple[LayerRow, ...]) -> list[str]:
     return labels
 
 
-def layer_table(report: Report, depth: int | None) -> Table:
-    table = Table(title=None, show_lines=False, header_style="bold", pad_edge=False)
-    for header, justify in (("Layer", "left"), ("Type", "left"), ("Output shape", "left"),
-                            ("Params", "right"), ("MACs", "right"), ("FLOPs", "right"),
-                            ("Elem. FLOPs", "right"), ("Activations", "right")):
-        table.add_column(header, justify=justify, no_wrap=header == "Layer")
+COLUMNS = ("Layer", "Type", "Output shape", "Params", "MACs", "FLOPs", "Elem. FLOPs",
+           "Activations")
+
+
+def layer_cells(report: Report, depth: int | None) -> list[tuple[str, ...]]:
+    """The table's cells, one tuple per row; ``*`` marks partial (uncounted ops inside)."""
     rows = report.tree(depth)
+    cells = []
     for label, row in zip(tree_labels(rows), rows):
         partial = "*" if row.status != "exact" else ""
-        table.add_row(label, row.type, format_shape(row.output_shape),
+        cells.append((label, row.type, format_shape(row.output_shape),
                       format_count(row.params_total), format_count(row.macs) + partial,
                       format_count(row.flops) + partial,
                       format_count(row.elementwise_flops) + partial,
-                      format_bytes(row.activation_bytes))
+                      format_bytes(row.activation_bytes)))
+    return cells
+
+
+def layer_table(report: Report, depth: int | None) -> Table:
+    """Every column but Type keeps its full width; Type is shortened first when narrow."""
+    cells = layer_cells(report, depth)
+    table = Table(title=None, show_lines=False, header_style="bold", pad_edge=False)
+    for index, header in enumerate(COLUMNS):
+        widest = max([len(header)] + [len(row[index]) for row in cells])
+        if header == "Type":
+            table.add_column(header, no_wrap=True, max_width=24, overflow="ellipsis")
+        else:
+            table.add_column(header, justify="right" if index >= 3 else "left",
+                             no_wrap=True, min_width=widest)
+    for row_cells in cells:
+        table.add_row(*row_cells)
     return table
 
 
 def footer(report: Report) -> Text:
     t = report.totals
+    shared = f", shared (counted once) {t.shared_params:,}" if t.shared_params else ""
     lines = [
-        f"Params: {t.params:,} ({format_count(t.params)}) — trainable {t.trainable_params:,}, "
-        f"frozen {t.frozen_params:,}, buffers {t.buffers:,}"
-        + (f", shared (counted once) {t.shared_params:,}" if t.shared_params else ""),
+        f"Params: {t.params:,} ({format_count(t.params)}): trainable {t.trainable_params:,}, "
+        f"frozen {t.frozen_params:,}; buffers {t.buffers:,}{shared}",
         f"MACs: {t.macs:,} ({format_count(t.macs)})   FLOPs: {format_count(t.flops)}   "
         f"Elementwise FLOPs: {format_count(t.elementwise_flops)}",
         f"Memory: params {format_bytes(t.param_bytes)}, buffers {format_bytes(t.buffer_bytes)}, "
-        f"activations (forward) {format_bytes(t.activation_bytes)}; training estimate "
-        f"{format_bytes(t.training_bytes)} (grads {format_bytes(t.gradient_bytes)}, Adam "
-        f"{format_bytes(t.optimizer_bytes)}, saved activations "
-        f"{format_bytes(t.saved_activation_bytes)})",
+        f"forward activations {format_bytes(t.activation_bytes)}",
+        f"Training estimate: {format_bytes(t.training_bytes)} = params + buffers + grads "
+        f"{format_bytes(t.gradient_bytes)} + Adam {format_bytes(t.optimizer_bytes)} + saved "
+        f"activations {format_bytes(t.saved_activation_bytes)}",
         f"Captured: {report.capture.frontend} on {report.capture.device}, "
-        f"{'train' if report.capture.training else 'eval'} mode, {t.ops:,} ops",
-        "Conventions: MAC = multiply + add; FLOPs = 2 × MACs (conv, linear, matmul, "
-        "attention, RNN); bias adds, norms, activations, pooling counted apart as "
-        "elementwise FLOPs; Params = subtree, tied weights once; Activations = bytes "
-        "allocated in the subtree.",
+        f"{'train' if report.capture.training else 'eval'} mode, {t.ops:,} aten ops",
+        "Conventions: MAC = multiply + add; FLOPs = 2 × MACs of conv, linear, matmul, "
+        "attention, RNN gates;",
+        "  bias adds, norms, activations, pooling: elementwise FLOPs, apart; Params: subtree, "
+        "tied weights once;",
+        "  Activations: bytes allocated in the subtree; * = partial (uncounted ops inside).",
     ]
     lines.extend(f"Note: {note}" for note in report.capture.notes)
     if report.uncounted:
@@ -88,9 +106,8 @@ def render_table(report: Report, depth: int | None = 3) -> Group:
 
 
 def render_table_text(report: Report, depth: int | None = 3, width: int | None = None) -> str:
-    """The table as plain text (no colour) at ``width`` columns (default 140)."""
-    console = Console(color_system=None, width=width or 140, record=False,
-                      force_terminal=False)
+    """The table as plain text (no colour) at ``width`` columns (default: 160)."""
+    console = Console(color_system=None, width=width or 160, force_terminal=False)
     with console.capture() as captured:
         console.print(render_table(report, depth))
     return captured.get()
