@@ -1,0 +1,48 @@
+"""The README's examples run: every ```python block, and every `netanatomy` command line."""
+
+from __future__ import annotations
+
+import re
+import shlex
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from netanatomy.cli.main import app
+
+ROOT = Path(__file__).resolve().parents[1]
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def blocks(language: str) -> list[str]:
+    return re.findall(rf"```{language}\n(.*?)```", README, flags=re.DOTALL)
+
+
+@pytest.mark.parametrize("code", blocks("python"))
+def test_python_examples_run(code: str) -> None:
+    pytest.importorskip("transformers")
+    exec(compile(code, "README.md", "exec"), {})
+
+
+COMMANDS = [line.split("#")[0].strip() for block in blocks("bash") for line in block.splitlines()
+            if line.startswith("netanatomy ")]
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_cli_examples_run(command: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(ROOT)
+    args = shlex.split(command)[1:]
+    if "-o" in args:
+        args[args.index("-o") + 1] = str(tmp_path / args[args.index("-o") + 1])
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert result.output.strip()
+
+
+def test_readme_has_exactly_two_quick_start_commands() -> None:
+    quick_start = README.split("## Quick start")[1].split("##")[0]
+    commands = [line for block in re.findall(r"```bash\n(.*?)```", quick_start, re.DOTALL)
+                for line in block.splitlines() if line.strip()]
+    assert commands == [c for c in commands if c.startswith("bash scripts/")]
+    assert len(commands) == 2
