@@ -49,7 +49,7 @@ def fold_costs(graph: Graph, costs: tuple[NodeCost, ...],
             chain = [sums.setdefault(p, Accumulator()) for p in ancestors(node.path)]
             chains[node.path] = chain
         for acc in chain:
-            if cost.counted:
+            if cost.macs is not None and cost.elementwise_flops is not None:
                 acc.macs += cost.macs
                 acc.elementwise_flops += cost.elementwise_flops
             else:

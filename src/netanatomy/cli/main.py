@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -57,7 +57,7 @@ def resolve_target(target: str, inputs: list[str]) -> tuple[object, list[str]]:
     return model, inputs
 
 
-def emit(text: str, output: Optional[Path]) -> None:
+def emit(text: str, output: Path | None) -> None:
     if output is None:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
     else:
@@ -73,12 +73,12 @@ def summary(
     input: Annotated[list[str], typer.Option(
         "--input", "-i", help="Input SHAPE[:dtype], e.g. 1x3x224x224 or 1x2048:int64; "
                               "repeat for several positional inputs.")] = [],  # noqa: B006
-    depth: Annotated[Optional[int], typer.Option(
+    depth: Annotated[int | None, typer.Option(
         "--depth", "-d", help="Deepest module level shown (default: 3 for tables, all "
                               "for json/csv).")] = None,
     format: Annotated[OutputFormat, typer.Option(
         "--format", "-f", help="Output format.")] = OutputFormat.table,
-    output: Annotated[Optional[Path], typer.Option(
+    output: Annotated[Path | None, typer.Option(
         "--output", "-o", help="Write to this file instead of stdout.")] = None,
     device: Annotated[str, typer.Option(
         help="meta (nothing allocated), cpu or cuda (run for real).")] = "meta",
@@ -87,7 +87,7 @@ def summary(
     = False,
     strict: Annotated[bool, typer.Option(
         "--strict", help="Exit 1 when an op has no rule (its cost unknown).")] = False,
-    width: Annotated[Optional[int], typer.Option(help="Table width in columns.")] = None,
+    width: Annotated[int | None, typer.Option(help="Table width in columns.")] = None,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False,
 ) -> None:
     """Per-layer params, MACs, FLOPs and memory of a PyTorch model (default: zoo:resnet18)."""

@@ -45,7 +45,7 @@ COLUMNS = ("Layer", "Type", "Output shape", "Params", "MACs", "FLOPs", "Elem. FL
 def layer_cells(report: Report, depth: int | None) -> list[tuple[str, ...]]:
     """The table's cells, one tuple per row; ``*`` marks partial (uncounted ops inside)."""
     rows = report.tree(depth)
-    cells = []
+    cells: list[tuple[str, ...]] = []
     for label, row in zip(tree_labels(rows), rows):
         partial = "*" if row.status != "exact" else ""
         cells.append((label, row.type, format_shape(row.output_shape),

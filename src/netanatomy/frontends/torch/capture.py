@@ -24,7 +24,11 @@ from netanatomy.frontends.torch.aten import find_adapter
 from netanatomy.frontends.torch.inputs import InputSpec, make_input
 from netanatomy.frontends.torch.params import build_param_table, dtype_name
 from netanatomy.frontends.torch.tracking import (
-    ModuleTracker, flatten_tensors, mode_set, track_modules)
+    ModuleTracker,
+    flatten_tensors,
+    mode_set,
+    track_modules,
+)
 from netanatomy.ir.graph import CaptureInfo, Graph, ModuleInfo, Node, TensorInfo
 
 
