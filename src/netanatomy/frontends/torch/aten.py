@@ -168,6 +168,25 @@ def upsample_adapter(mode: str, rank: int) -> Adapter:
     return adapt
 
 
+GRID_SAMPLE_MODES = {0: "bilinear", 1: "nearest", 2: "bicubic"}
+
+
+def grid_sample_adapter(rank: int) -> Adapter:
+    """grid_sampler_2d/3d(x, grid, mode, ...): interpolation at grid points, counted as
+    upsampling to the grid's size (``trilinear`` for 3-D bilinear)."""
+
+    def adapt(args: tuple[Any, ...], kwargs: dict[str, Any], info_of: InfoOf,
+              outputs: Sequence[TensorInfo]) -> Adapted:
+        mode = GRID_SAMPLE_MODES.get(int(arg(args, kwargs, 2, "interpolation_mode", 0)),
+                                     "bilinear")
+        if rank == 3 and mode == "bilinear":
+            mode = "trilinear"
+        return "upsample", (info_of(args[0]), info_of(args[1])), {
+            "mode": mode, "output_size": tuple(outputs[0].shape[-rank:])}
+
+    return adapt
+
+
 def adapt_reduction(args: tuple[Any, ...], kwargs: dict[str, Any], info_of: InfoOf,
                     outputs: Sequence[TensorInfo]) -> Adapted:
     dims = arg(args, kwargs, 1, "dim")
@@ -203,7 +222,7 @@ ELEMENTWISE = (
 
 REDUCTIONS = (
     "sum mean amax amin var std var_mean std_mean prod argmax argmin logsumexp norm "
-    "linalg_vector_norm any all cumsum cumprod count_nonzero"
+    "linalg_vector_norm any all cumsum cumprod count_nonzero nonzero"
 ).split()
 
 VIEWS = (
@@ -219,13 +238,15 @@ COPIES = (
     "replication_pad3d pad repeat repeat_interleave roll flip tril triu index_select "
     "gather index index_put scatter masked_scatter pixel_shuffle pixel_unshuffle "
     "channel_shuffle native_channel_shuffle im2col lift_fresh_copy _unsafe_index fill "
-    "zero slice_scatter select_scatter diag_embed take"
+    "zero slice_scatter select_scatter diag_embed take _local_scalar_dense max_unpool2d "
+    "max_unpool3d"
 ).split()
 
 CREATIONS = (
     "zeros zeros_like ones ones_like empty empty_like empty_strided full full_like arange "
     "linspace new_zeros new_ones new_empty new_full new_empty_strided scalar_tensor rand "
-    "rand_like randn randn_like randint randint_like randperm eye normal uniform"
+    "rand_like randn randn_like randint randint_like randperm eye normal uniform "
+    "exponential random resize"
 ).split()
 
 
@@ -299,6 +320,8 @@ def pool_table() -> dict[str, Adapter]:
     }
     for name, (mode, rank) in upsamplers.items():
         table[f"aten.{name}"] = upsample_adapter(mode, rank)
+    table["aten.grid_sampler_2d"] = grid_sample_adapter(2)
+    table["aten.grid_sampler_3d"] = grid_sample_adapter(3)
     return table
 
 
