@@ -308,7 +308,8 @@ def pool_table() -> dict[str, Adapter]:
         table[f"aten.max_pool{rank}d"] = pool_adapter("max", True)
         table[f"aten.avg_pool{rank}d"] = pool_adapter("avg", False)
         table[f"aten.adaptive_avg_pool{rank}d"] = adaptive_pool_adapter("avg")
-        table[f"aten._adaptive_avg_pool{rank}d"] = adaptive_pool_adapter("avg")
+        if rank > 1:
+            table[f"aten._adaptive_avg_pool{rank}d"] = adaptive_pool_adapter("avg")
         table[f"aten.adaptive_max_pool{rank}d"] = adaptive_pool_adapter("max")
     upsamplers = {
         "upsample_nearest1d": ("nearest", 1), "upsample_nearest2d": ("nearest", 2),
