@@ -52,3 +52,16 @@ def maximum(first: Dim, second: Dim) -> Dim:
     import sympy
 
     return sympy.Max(first, second)
+
+
+def to_fraction(numerator: Dim, denominator: Dim) -> Any:
+    """numerator / denominator exactly: an int when it divides, else a Fraction (ints) or a
+    sympy Rational expression (symbols)."""
+    if is_concrete(numerator) and is_concrete(denominator):
+        from fractions import Fraction
+
+        value = Fraction(numerator, denominator)
+        return int(value) if value.denominator == 1 else value
+    import sympy
+
+    return sympy.sympify(numerator) / denominator

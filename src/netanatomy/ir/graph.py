@@ -96,7 +96,7 @@ class ParamInfo:
 @dataclass(frozen=True, slots=True)
 class ModuleInfo:
     """A module of the model: its path, class, how often it ran and what it returned
-    (shapes, dtype and bytes of the output tensors of its last call)."""
+    (shapes, dtype, bytes and tensor ids of the output tensors of its last call)."""
 
     path: str
     type: str
@@ -104,6 +104,7 @@ class ModuleInfo:
     output_shapes: tuple[Shape, ...] = ()
     output_dtype: str | None = None
     output_bytes: Dim = 0
+    output_ids: tuple[int, ...] = ()
 
     @property
     def depth(self) -> int:

@@ -14,6 +14,15 @@ from netanatomy.rules import (  # noqa: F401  (imported for their registrations)
     shape,
     upsample,
 )
-from netanatomy.rules.registry import METRICS, formula, get_formula, has_rule, known_kinds
+from netanatomy.rules.registry import (
+    GLOBAL,
+    METRICS,
+    AxisWindow,
+    formula,
+    get_formula,
+    has_rule,
+    known_kinds,
+)
 
-__all__ = ["METRICS", "formula", "get_formula", "has_rule", "known_kinds"]
+__all__ = ["GLOBAL", "METRICS", "AxisWindow", "formula", "get_formula", "has_rule",
+           "known_kinds"]

@@ -21,8 +21,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from netanatomy.ir.graph import Shape
-from netanatomy.rules.registry import formula
-from netanatomy.symbolic import Dim, floordiv, prod
+from netanatomy.rules.registry import AxisWindow, formula
+from netanatomy.symbolic import Dim, ceildiv, floordiv, prod, to_fraction
 
 
 def conv_output_size(size: Dim, kernel: Dim, stride: Dim, pad_before: Dim, pad_after: Dim,
@@ -84,3 +84,29 @@ def conv_bias_flops(inputs: tuple[Shape, ...], outputs: tuple[Shape, ...],
                     attrs: Mapping[str, Any]) -> Dim:
     """One add per output element when a bias operand is present, else 0."""
     return prod(outputs[0]) if len(inputs) > 2 else 0
+
+
+@formula("conv", "rf")
+def conv_rf(inputs: tuple[Shape, ...], outputs: tuple[Shape, ...],
+            attrs: Mapping[str, Any]) -> tuple[AxisWindow, ...]:
+    """Per axis: extent (k − 1)·d, stride s, start −pad_before."""
+    kernels = inputs[1][2:]
+    return tuple(AxisWindow(extent=(k - 1) * d, stride=s, start=-before)
+                 for k, s, d, (before, _) in zip(kernels, attrs["stride"], attrs["dilation"],
+                                                 attrs["padding"]))
+
+
+@formula("conv_transpose", "rf")
+def conv_transpose_rf(inputs: tuple[Shape, ...], outputs: tuple[Shape, ...],
+                      attrs: Mapping[str, Any]) -> tuple[AxisWindow, ...]:
+    """Output o is fed by inputs i with o + p − i·s ∈ {0, d, …, (k − 1)·d}: in input units a
+    window of stride 1/s, starting at (p − (k − 1)·d)/s, spanning at most
+    floor((k − 1)·d / s) inputs apart."""
+    kernels = inputs[1][2:]
+    windows = []
+    for k, s, d, (before, _) in zip(kernels, attrs["stride"], attrs["dilation"],
+                                    attrs["padding"]):
+        span = (k - 1) * d
+        windows.append(AxisWindow(extent=floordiv(span, s), stride=to_fraction(1, s),
+                                  start=ceildiv(before - span, s)))
+    return tuple(windows)

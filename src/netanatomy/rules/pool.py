@@ -14,8 +14,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from netanatomy.ir.graph import Shape
-from netanatomy.rules.registry import formula
-from netanatomy.symbolic import Dim, ceildiv, floordiv, is_concrete, prod
+from netanatomy.rules.registry import GLOBAL, AxisWindow, formula
+from netanatomy.symbolic import Dim, ceildiv, floordiv, is_concrete, prod, to_fraction
 
 
 def pool_output_size(size: Dim, kernel: Dim, stride: Dim, pad_before: Dim, pad_after: Dim,
@@ -96,3 +96,33 @@ def adaptive_pool_elementwise_flops(inputs: tuple[Shape, ...], outputs: tuple[Sh
     windows = prod(adaptive_window_total(i, o)
                    for i, o in zip(x_shape[-rank:], out_shape[-rank:]))
     return prod(x_shape[:-rank]) * windows
+
+
+@formula("pool", "rf")
+def pool_rf(inputs: tuple[Shape, ...], outputs: tuple[Shape, ...],
+            attrs: Mapping[str, Any]) -> tuple[AxisWindow, ...]:
+    """Per axis: extent (k − 1)·d, stride s, start −pad_before (as a conv)."""
+    return tuple(AxisWindow(extent=(k - 1) * d, stride=s, start=-before)
+                 for k, s, d, (before, _) in zip(attrs["kernel"], attrs["stride"],
+                                                 attrs["dilation"], attrs["padding"]))
+
+
+def adaptive_window_extent(in_size: Dim, out_size: Dim) -> Dim:
+    """Largest (end − start − 1) over the adaptive windows along one axis."""
+    if not (is_concrete(in_size) and is_concrete(out_size)):
+        return ceildiv(in_size, out_size) - 1
+    return max(ceildiv((i + 1) * in_size, out_size) - floordiv(i * in_size, out_size)
+               for i in range(out_size)) - 1
+
+
+@formula("adaptive_pool", "rf")
+def adaptive_pool_rf(inputs: tuple[Shape, ...], outputs: tuple[Shape, ...],
+                     attrs: Mapping[str, Any]) -> tuple[AxisWindow, ...] | str:
+    """Global when every output axis has size 1; else windows of stride I/O (exact when O
+    divides I) and the largest window's extent."""
+    rank = len(attrs["output_size"])
+    in_sizes, out_sizes = inputs[0][-rank:], outputs[0][-rank:]
+    if all(size == 1 for size in out_sizes):
+        return GLOBAL
+    return tuple(AxisWindow(extent=adaptive_window_extent(i, o), stride=to_fraction(i, o),
+                            start=0) for i, o in zip(in_sizes, out_sizes))

@@ -6,6 +6,9 @@ A rule is the set of formulas registered for one IR op kind, one formula per met
 - ``macs(inputs, outputs, attrs) -> Dim``: multiply-accumulates of linear algebra.
 - ``elementwise_flops(inputs, outputs, attrs) -> Dim``: per-element work (bias adds, norms,
   activations, pooling, softmax, arithmetic), counted apart from MACs.
+- ``rf(inputs, outputs, attrs) -> tuple[AxisWindow, ...] | "global"``: how the op maps each
+  trailing spatial axis of its output onto its input (window ops only; ops that mix every
+  position return ``GLOBAL``).
 
 ``inputs`` and ``outputs`` are tuples of shapes (tuples of ints or sympy expressions),
 ``attrs`` the kind's normalised hyper-parameters. Formulas are pure and use only
@@ -17,11 +20,31 @@ reported as uncounted.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from netanatomy.errors import RuleError
+from netanatomy.symbolic import Dim
 
-METRICS = ("output_shapes", "macs", "elementwise_flops")
+METRICS = ("output_shapes", "macs", "elementwise_flops", "rf")
+
+GLOBAL = "global"
+"""What an ``rf`` formula returns when every output position sees the whole input."""
+
+
+@dataclass(frozen=True, slots=True)
+class AxisWindow:
+    """The input window of output position ``o`` along one spatial axis, in input indices.
+
+    Output ``o`` reads input positions from ``o·stride + start`` to ``o·stride + start +
+    extent``. ``extent`` = (kernel − 1)·dilation for a conv or pool; ``start`` = −padding.
+    For upsampling and transposed convs ``stride`` is a fraction (1/scale) and ``extent``
+    the largest input distance any output spans. Values are ints, Fractions or symbols.
+    """
+
+    extent: Dim
+    stride: Dim
+    start: Dim
 
 _FORMULAS: dict[str, dict[str, Callable[..., Any]]] = {}
 

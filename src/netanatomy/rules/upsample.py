@@ -12,8 +12,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from netanatomy.ir.graph import Shape
-from netanatomy.rules.registry import formula
-from netanatomy.symbolic import Dim, prod
+from netanatomy.rules.registry import AxisWindow, formula
+from netanatomy.symbolic import Dim, floordiv, prod, to_fraction
 
 TAPS_PER_AXIS = {"nearest": 0, "nearest-exact": 0, "linear": 2, "bilinear": 2,
                  "trilinear": 2, "bicubic": 4}
@@ -41,3 +41,21 @@ def upsample_elementwise_flops(inputs: tuple[Shape, ...], outputs: tuple[Shape, 
     if taps == 0:
         return 0
     return prod(outputs[0]) * 2 * taps ** len(attrs["output_size"])
+
+
+@formula("upsample", "rf")
+def upsample_rf(inputs: tuple[Shape, ...], outputs: tuple[Shape, ...],
+                attrs: Mapping[str, Any]) -> tuple[AxisWindow, ...]:
+    """Output o samples input coordinate x = (o + ½)·I/O − ½ (align_corners=False): nearest
+    reads one input, (bi/tri)linear the 2 around x, bicubic 4. Stride I/O."""
+    rank = len(attrs["output_size"])
+    taps = max(TAPS_PER_AXIS[attrs["mode"]], 1)
+    windows = []
+    for in_size, out_size in zip(inputs[0][-rank:], outputs[0][-rank:]):
+        stride = to_fraction(in_size, out_size)
+        if taps == 1:
+            windows.append(AxisWindow(extent=0, stride=stride, start=0))
+            continue
+        first = floordiv(in_size - out_size, 2 * out_size)      # floor(½·I/O − ½)
+        windows.append(AxisWindow(extent=taps - 1, stride=stride, start=first - (taps // 2 - 1)))
+    return tuple(windows)

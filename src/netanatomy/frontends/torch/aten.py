@@ -200,6 +200,27 @@ def adapt_reduction(args: tuple[Any, ...], kwargs: dict[str, Any], info_of: Info
         "keepdim": keepdim if isinstance(keepdim, bool) else False}
 
 
+def adapt_permute(args: tuple[Any, ...], kwargs: dict[str, Any], info_of: InfoOf,
+                  outputs: Sequence[TensorInfo]) -> Adapted:
+    """permute / transpose / t: attrs ``permutation`` (output axis i is input axis p[i])."""
+    x = args[0]
+    rank = x.dim()
+    if len(args) > 1 and isinstance(args[1], (list, tuple)):
+        permutation = [int(d) % rank for d in args[1]]
+    else:
+        permutation = list(range(rank))
+        if rank >= 2:
+            first = int(arg(args, kwargs, 1, "dim0", 0)) % rank
+            second = int(arg(args, kwargs, 2, "dim1", 1)) % rank
+            permutation[first], permutation[second] = permutation[second], permutation[first]
+    return "view", (info_of(x),), {"permutation": tuple(permutation)}
+
+
+def adapt_softmax(args: tuple[Any, ...], kwargs: dict[str, Any], info_of: InfoOf,
+                  outputs: Sequence[TensorInfo]) -> Adapted:
+    return "softmax", (info_of(args[0]),), {"dim": int(arg(args, kwargs, 1, "dim", -1))}
+
+
 def adapt_concat(args: tuple[Any, ...], kwargs: dict[str, Any], info_of: InfoOf,
                  outputs: Sequence[TensorInfo]) -> Adapted:
     return "concat", tensor_operands(args[0], info_of), {"dim": int(arg(args, kwargs, 1, "dim", 0))}
@@ -264,7 +285,9 @@ def build_table() -> dict[str, Adapter]:
         table[f"aten.{name}"] = adapt_reduction
         table[f"aten.{name}.other"] = plain("elementwise")
     for name in ("_softmax", "_log_softmax", "_safe_softmax", "softmax", "log_softmax"):
-        table[f"aten.{name}"] = plain("softmax")
+        table[f"aten.{name}"] = adapt_softmax
+    for name in ("permute", "transpose", "t", "swapaxes", "numpy_T"):
+        table[f"aten.{name}"] = adapt_permute
     table["aten.native_dropout"] = plain("dropout")
     table["aten.cat"] = adapt_concat
     table["aten.stack"] = adapt_concat

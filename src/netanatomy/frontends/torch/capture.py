@@ -173,6 +173,7 @@ def capture(model: nn.Module, args: Sequence[Any], kwargs: Mapping[str, Any], *,
     meter = SavedTensorMeter({storage_key(t) for t in stand_ins.values()})
     with mode_set(model, training), track_modules(model) as tracker:
         recorder = OpRecorder(tracker, param_names)
+        tracker.identify = lambda tensor: recorder.info_of(tensor).id
         try:
             with torch.enable_grad(), torch.autograd.graph.saved_tensors_hooks(
                     meter.pack, lambda t: t), recorder:
@@ -197,6 +198,7 @@ def module_infos(model: nn.Module, tracker: ModuleTracker) -> tuple[ModuleInfo, 
         shapes, dtype, nbytes = tracker.outputs.get(path, ((), None, 0))
         infos.append(ModuleInfo(path=path, type=type(module).__name__,
                                 calls=tracker.calls.get(path, 0), output_shapes=shapes,
-                                output_dtype=dtype, output_bytes=nbytes))
+                                output_dtype=dtype, output_bytes=nbytes,
+                                output_ids=tracker.output_ids.get(path, ())))
     return tuple(infos)
 

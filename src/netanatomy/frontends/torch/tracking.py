@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -39,6 +39,8 @@ class ModuleTracker:
     calls: dict[str, int] = field(default_factory=dict)
     outputs: dict[str, tuple[tuple[tuple[int, ...], ...], str | None, int]] = field(
         default_factory=dict)
+    output_ids: dict[str, tuple[int, ...]] = field(default_factory=dict)
+    identify: Callable[[torch.Tensor], int] | None = None
 
     @property
     def current_path(self) -> str:
@@ -57,6 +59,8 @@ class ModuleTracker:
         dtype = str(tensors[0].dtype).removeprefix("torch.") if tensors else None
         nbytes = sum(t.numel() * t.element_size() for t in tensors)
         self.outputs[path] = (tuple(tuple(t.shape) for t in tensors), dtype, nbytes)
+        if self.identify is not None:
+            self.output_ids[path] = tuple(self.identify(t) for t in tensors)
 
 
 @contextmanager

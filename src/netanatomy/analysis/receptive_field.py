@@ -1,0 +1,343 @@
+"""Receptive fields of every tensor of the graph, per spatial axis, from the op rules.
+
+Each tensor derived from a spatial input carries a :class:`FieldState`: which of its axes
+are the input's spatial axes and, per axis, the field's size, jump (effective stride) and
+start (input coordinate of the left edge of output 0's field; effective padding = −start),
+following Araujo, Norris and Sim, "Computing Receptive Fields of CNNs" (Distill, 2019):
+
+    size' = size + extent·jump      jump' = jump·stride      start' = start + first·jump
+
+for a window op whose rule gives ``AxisWindow(extent, stride, start=first)``. Where paths
+merge the largest field is taken and misaligned centres are reported. Ops that mix every
+position (global/adaptive-to-1 pooling, reductions over spatial axes, a matmul or attention
+contracting over positions, a spatial softmax) make the field *global*, naming the node.
+Conventions: normalisation statistics are not counted as mixing positions; ops without a
+rule pass fields through and are listed in ``unknown_ops``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+from netanatomy.ir.graph import Graph, Node, Shape, TensorInfo
+from netanatomy.rules import GLOBAL, get_formula, has_rule
+from netanatomy.symbolic import Dim, is_concrete
+
+
+@dataclass(frozen=True, slots=True)
+class AxisField:
+    """Field along one spatial axis: size, jump (effective stride) and start (input
+    coordinate of the left edge of output 0's field; −start is the effective padding)."""
+
+    size: Any
+    jump: Any
+    start: Any
+
+    @property
+    def centre(self) -> Any:
+        """Input coordinate of the centre of output 0's field."""
+        return self.start + (self.size - 1) / 2
+
+
+@dataclass(frozen=True, slots=True)
+class FieldState:
+    """The field of one tensor: spatial axis positions and per-axis fields, or global."""
+
+    axes: tuple[int, ...] = ()
+    fields: tuple[AxisField, ...] = ()
+    flattened: bool = False
+    global_by: str | None = None
+
+    @property
+    def is_global(self) -> bool:
+        return self.global_by is not None
+
+
+@dataclass(frozen=True, slots=True)
+class Field:
+    """The public receptive field of a tensor (see :func:`field_json` for its JSON)."""
+
+    size: tuple[Any, ...] = ()
+    stride: tuple[Any, ...] = ()
+    padding: tuple[Any, ...] = ()
+    is_global: bool = False
+    by: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Misalignment:
+    """Two merged paths whose field centres (or jumps) differ along an axis."""
+
+    node: int
+    path: str
+    op: str
+    axis: int
+    centres: tuple[Any, ...]
+    sizes: tuple[Any, ...]
+
+    @property
+    def offset(self) -> Any:
+        """Largest distance between the merged centres, in input pixels."""
+        return max(self.centres) - min(self.centres)
+
+
+@dataclass(frozen=True)
+class ReceptiveField:
+    """Fields of every node's first output, of the model output, and the merge reports."""
+
+    nodes: tuple[Field | None, ...]
+    by_tensor: dict[int, Field | None]
+    output: Field | None
+    misalignments: tuple[Misalignment, ...]
+    unknown_ops: tuple[str, ...]
+
+    def of_tensor(self, tensor_id: int) -> Field | None:
+        return self.by_tensor.get(tensor_id)
+
+
+def public_field(state: FieldState | None) -> Field | None:
+    if state is None or (not state.is_global and (state.flattened or not state.fields)):
+        return None
+    if state.is_global:
+        return Field(is_global=True, by=state.global_by)
+    return Field(size=tuple(f.size for f in state.fields),
+                 stride=tuple(f.jump for f in state.fields),
+                 padding=tuple(-f.start for f in state.fields))
+
+
+def plain_number(value: Any) -> Any:
+    """Fractions and sympy rationals that are whole become ints; others floats or strings."""
+    if is_concrete(value):
+        return value
+    try:
+        if value == int(value):
+            return int(value)
+        return float(value)
+    except (TypeError, ValueError):
+        return str(value)
+
+
+def field_json(field: Field | None) -> dict[str, Any] | None:
+    """``null``; ``{"size", "stride", "padding", "global": false}``; or
+    ``{"global": true, "by": path}``."""
+    if field is None:
+        return None
+    if field.is_global:
+        return {"global": True, "by": field.by}
+    return {"size": [plain_number(v) for v in field.size],
+            "stride": [plain_number(v) for v in field.stride],
+            "padding": [plain_number(v) for v in field.padding], "global": False}
+
+
+def input_state(tensor: TensorInfo) -> FieldState | None:
+    """Inputs of rank ≥ 3 in (N, C, *spatial) layout start with a 1-pixel field."""
+    if len(tensor.shape) < 3 or tensor.dtype.startswith(("int", "uint", "bool")):
+        return None
+    axes = tuple(range(2, len(tensor.shape)))
+    return FieldState(axes=axes, fields=tuple(AxisField(1, 1, 0) for _ in axes))
+
+
+def shifted(state: FieldState, offset: int) -> FieldState:
+    """The state with every axis position moved by ``offset`` (broadcast to a higher rank)."""
+    return replace(state, axes=tuple(a + offset for a in state.axes))
+
+
+def merge(node: Node, states: list[FieldState], misalignments: list[Misalignment]
+          ) -> FieldState:
+    """The largest field per axis of states aligned on the output; report misalignment."""
+    for state in states:
+        if state.is_global:
+            return state
+    spatial = [s for s in states if s.fields]
+    if not spatial:
+        return states[0]
+    first = spatial[0]
+    comparable = [s for s in spatial if s.axes == first.axes and len(s.fields) == len(first.fields)]
+    fields = []
+    for axis, base in enumerate(first.fields):
+        options = [s.fields[axis] for s in comparable]
+        widest = max(options, key=lambda f: (f.size, -f.start))
+        fields.append(widest)
+        centres = tuple(f.centre for f in options)
+        if len(set(centres)) > 1 or len({f.jump for f in options}) > 1:
+            misalignments.append(Misalignment(node.index, node.path, node.op, axis, centres,
+                                              tuple(f.size for f in options)))
+    flattened = any(s.flattened for s in spatial)
+    return FieldState(axes=first.axes, fields=tuple(fields), flattened=flattened)
+
+
+def apply_windows(state: FieldState, windows: Any, node: Node) -> FieldState:
+    """Compose ``state`` with the rule's windows (one per trailing spatial axis)."""
+    if windows == GLOBAL:
+        return FieldState(global_by=node.path or "<root>")
+    fields = list(state.fields)
+    for offset, window in enumerate(windows):
+        index = len(fields) - len(windows) + offset
+        f = fields[index]
+        fields[index] = AxisField(size=f.size + window.extent * f.jump,
+                                  jump=f.jump * window.stride,
+                                  start=f.start + window.start * f.jump)
+    return replace(state, fields=tuple(fields))
+
+
+def reshape_axes(state: FieldState, in_shape: Shape, out_shape: Shape) -> FieldState:
+    """Follow spatial axes through a reshape: kept when an axis maps one-to-one onto an
+    output axis of the same size, otherwise the positions are flattened together."""
+    if tuple(in_shape) == tuple(out_shape):
+        return state
+    mapping = one_to_one_axes(in_shape, out_shape)
+    axes, flattened = [], state.flattened
+    for axis in state.axes:
+        if axis in mapping:
+            axes.append(mapping[axis])
+        else:
+            flattened = True
+            axes.append(merged_axis(in_shape, out_shape, axis))
+    return replace(state, axes=tuple(axes), flattened=flattened)
+
+
+def one_to_one_axes(in_shape: Shape, out_shape: Shape) -> dict[int, int]:
+    """Input axes that survive a reshape unchanged (same size, same element stride)."""
+    mapping: dict[int, int] = {}
+    i = o = 0
+    in_prod = out_prod = 1
+    while i < len(in_shape) and o < len(out_shape):
+        if in_prod == out_prod and in_shape[i] == out_shape[o]:
+            mapping[i] = o
+            in_prod *= in_shape[i]
+            out_prod *= out_shape[o]
+            i += 1
+            o += 1
+        elif in_prod * in_shape[i] <= out_prod * out_shape[o]:
+            in_prod *= in_shape[i]
+            i += 1
+        else:
+            out_prod *= out_shape[o]
+            o += 1
+    return mapping
+
+
+def merged_axis(in_shape: Shape, out_shape: Shape, axis: int) -> int:
+    """The output axis holding input axis ``axis``'s elements after a reshape."""
+    before = 1
+    for size in in_shape[:axis + 1]:
+        before *= size
+    running = 1
+    for index, size in enumerate(out_shape):
+        running *= size
+        if running >= before:
+            return index
+    return len(out_shape) - 1
+
+
+def view_state(node: Node, state: FieldState) -> FieldState:
+    permutation = node.attrs.get("permutation")
+    if permutation is not None:
+        inverse = {old: new for new, old in enumerate(permutation)}
+        return replace(state, axes=tuple(inverse[a] for a in state.axes))
+    return reshape_axes(state, node.inputs[0].shape, node.outputs[0].shape)
+
+
+def contraction_state(node: Node, states: dict[int, FieldState]) -> FieldState | None:
+    """matmul/linear: global when the contracted axis carries positions; else row axes pass."""
+    a, b = node.inputs[0], node.inputs[1]
+    a_state, b_state = states.get(a.id), states.get(b.id)
+    out_rank = len(node.outputs[0].shape)
+    where = node.path or "<root>"
+    if a_state is not None and (a_state.is_global or len(a.shape) - 1 in a_state.axes):
+        return FieldState(global_by=a_state.global_by or where)
+    b_contracted = 0 if len(b.shape) == 1 else len(b.shape) - 2
+    if b_state is not None and (b_state.is_global or b_contracted in b_state.axes):
+        return FieldState(global_by=b_state.global_by or where)
+    candidates = [shifted(s, out_rank - len(t.shape)) for s, t in ((a_state, a), (b_state, b))
+                  if s is not None]
+    return candidates[0] if candidates else None
+
+
+def node_state(node: Node, states: dict[int, FieldState], unknown: list[str],
+               misalignments: list[Misalignment]) -> FieldState | None:
+    """The field of the node's outputs from its operands' fields."""
+    operands = [(t, states[t.id]) for t in node.inputs if t.param is None and t.id in states]
+    if not operands:
+        return None
+    where = node.path or "<root>"
+    for _, state in operands:
+        if state.is_global:
+            return state
+    data_tensor, data_state = operands[0]
+    kind = node.kind
+    rf_formula = get_formula(kind, "rf")
+    if rf_formula is not None:
+        if data_state.flattened:
+            return data_state
+        windows = rf_formula(tuple(t.shape for t in node.inputs),
+                             tuple(t.shape for t in node.outputs), node.attrs)
+        return apply_windows(data_state, windows, node)
+    if kind in ("matmul", "linear"):
+        return contraction_state(node, states)
+    if kind == "attention":
+        keys = [states.get(t.id) for t in node.inputs[1:3]]
+        if any(s is not None for s in keys):
+            return FieldState(global_by=where)
+        return data_state
+    if kind == "reduction":
+        dims = node.attrs.get("dims")
+        rank = len(data_tensor.shape)
+        reduced = set(range(rank)) if dims is None else {d % rank for d in dims}
+        if reduced & set(data_state.axes) or (data_state.flattened and reduced):
+            return FieldState(global_by=where)
+        return reshape_axes(data_state, data_tensor.shape, node.outputs[0].shape)
+    if kind == "softmax":
+        rank = len(data_tensor.shape)
+        if node.attrs.get("dim", -1) % rank in data_state.axes:
+            return FieldState(global_by=where)
+        return data_state
+    if kind == "view":
+        return view_state(node, data_state)
+    if kind in ("embedding", "create"):
+        return None
+    if not has_rule(kind):
+        unknown.append(node.op)
+    out_rank = len(node.outputs[0].shape) if node.outputs else 0
+    aligned = [shifted(s, out_rank - len(t.shape)) for t, s in operands]
+    merged = merge(node, aligned, misalignments)
+    if kind in ("reshape", "copy", "concat") and node.outputs:
+        reference = data_tensor.shape if kind != "concat" else node.outputs[0].shape
+        if len(reference) == out_rank and kind != "concat":
+            return reshape_axes(merged, reference, node.outputs[0].shape) \
+                if not same_spatial(merged, reference, node.outputs[0].shape) else merged
+    return merged
+
+
+def same_spatial(state: FieldState, in_shape: Shape, out_shape: Shape) -> bool:
+    return all(a < len(out_shape) and in_shape[a] == out_shape[a] for a in state.axes)
+
+
+def receptive_field(graph: Graph) -> ReceptiveField:
+    """Propagate fields from the graph's spatial inputs through every node."""
+    states: dict[int, FieldState] = {}
+    for tensor in graph.inputs:
+        state = input_state(tensor)
+        if state is not None:
+            states[tensor.id] = state
+    unknown: list[str] = []
+    misalignments: list[Misalignment] = []
+    per_node: list[Field | None] = []
+    for node in graph.nodes:
+        state = node_state(node, states, unknown, misalignments)
+        for tensor in node.outputs:
+            if state is None:
+                states.pop(tensor.id, None)
+            else:
+                states[tensor.id] = state
+        per_node.append(public_field(state))
+    by_tensor = {tensor_id: public_field(state) for tensor_id, state in states.items()}
+    output = by_tensor.get(graph.outputs[0].id) if graph.outputs else None
+    return ReceptiveField(nodes=tuple(per_node), by_tensor=by_tensor, output=output,
+                          misalignments=tuple(misalignments),
+                          unknown_ops=tuple(sorted(set(unknown))))
+
+
+__all__ = ["AxisField", "Field", "FieldState", "Misalignment", "ReceptiveField", "field_json",
+           "receptive_field", "Dim"]
