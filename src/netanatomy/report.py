@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from netanatomy.analysis.receptive_field import Field, ReceptiveField
 from netanatomy.ir.graph import CaptureInfo, Graph, Shape
 from netanatomy.symbolic import Dim
 
@@ -37,6 +38,11 @@ CONVENTIONS: Mapping[str, str] = {
     "training_bytes": "param_bytes + buffer_bytes + gradients (trainable params) + Adam "
                       "state (2 x trainable params, in their dtype) + activations saved "
                       "for backward (measured with autograd saved-tensor hooks)",
+    "rf": "receptive field of the layer's first output per spatial axis, in input pixels: "
+          "size, stride (jump) and padding (effective padding = offset of the first "
+          "output's field); global when an op mixes every position (named in 'by'); "
+          "where paths merge the largest field is taken; normalisation statistics are "
+          "not counted as mixing positions",
 }
 
 
@@ -64,6 +70,7 @@ class LayerRow:
     activation_bytes: Dim
     output_bytes: Dim
     status: str
+    rf: Field | None = None
 
     @property
     def name(self) -> str:
@@ -112,6 +119,7 @@ class Report:
     uncounted: tuple[UncountedOp, ...]
     capture: CaptureInfo
     graph: Graph = field(repr=False, compare=False)
+    receptive_field: ReceptiveField | None = field(default=None, repr=False, compare=False)
     conventions: Mapping[str, str] = field(default_factory=lambda: dict(CONVENTIONS))
 
     def layer(self, path: str) -> LayerRow:

@@ -65,3 +65,13 @@ def to_fraction(numerator: Dim, denominator: Dim) -> Any:
     import sympy
 
     return sympy.sympify(numerator) / denominator
+
+
+def simplest(value: Any) -> Any:
+    """A Fraction or sympy number that is whole becomes an int; anything else is returned."""
+    denominator = getattr(value, "denominator", None)
+    if denominator is not None and not callable(denominator) and denominator == 1:
+        return int(value)
+    if getattr(value, "is_Integer", False):
+        return int(value)
+    return value

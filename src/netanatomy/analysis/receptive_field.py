@@ -22,7 +22,7 @@ from typing import Any
 
 from netanatomy.ir.graph import Graph, Node, Shape, TensorInfo
 from netanatomy.rules import GLOBAL, get_formula, has_rule
-from netanatomy.symbolic import Dim, is_concrete
+from netanatomy.symbolic import Dim, is_concrete, simplest
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,9 +153,10 @@ def merge(node: Node, states: list[FieldState], misalignments: list[Misalignment
     if not spatial:
         return states[0]
     first = spatial[0]
-    comparable = [s for s in spatial if s.axes == first.axes and len(s.fields) == len(first.fields)]
+    comparable = [s for s in spatial
+                  if s.axes == first.axes and len(s.fields) == len(first.fields)]
     fields = []
-    for axis, base in enumerate(first.fields):
+    for axis in range(len(first.fields)):
         options = [s.fields[axis] for s in comparable]
         widest = max(options, key=lambda f: (f.size, -f.start))
         fields.append(widest)
@@ -175,9 +176,9 @@ def apply_windows(state: FieldState, windows: Any, node: Node) -> FieldState:
     for offset, window in enumerate(windows):
         index = len(fields) - len(windows) + offset
         f = fields[index]
-        fields[index] = AxisField(size=f.size + window.extent * f.jump,
-                                  jump=f.jump * window.stride,
-                                  start=f.start + window.start * f.jump)
+        fields[index] = AxisField(size=simplest(f.size + window.extent * f.jump),
+                                  jump=simplest(f.jump * window.stride),
+                                  start=simplest(f.start + window.start * f.jump))
     return replace(state, fields=tuple(fields))
 
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from netanatomy.analysis.cost import NodeCost, graph_costs, uncounted_ops
+from netanatomy.analysis.receptive_field import ReceptiveField, receptive_field
 from netanatomy.ir.graph import Graph
 from netanatomy.report import LayerRow, Report, Totals, UncountedOp
 from netanatomy.symbolic import Dim
@@ -81,14 +82,16 @@ def summarize(graph: Graph) -> Report:
     sums: dict[str, Accumulator] = {}
     fold_costs(graph, costs, sums)
     fold_params(graph, sums)
-    rows = tuple(layer_row(module, sums.get(module.path, Accumulator()))
+    fields = receptive_field(graph)
+    rows = tuple(layer_row(module, sums.get(module.path, Accumulator()), fields)
                  for module in graph.modules)
     uncounted = tuple(UncountedOp(op, count) for op, count in uncounted_ops(graph, costs))
     return Report(totals=totals_of(graph, sums.get("", Accumulator()), len(costs)),
-                  layers=rows, uncounted=uncounted, capture=graph.capture, graph=graph)
+                  layers=rows, uncounted=uncounted, capture=graph.capture, graph=graph,
+                  receptive_field=fields)
 
 
-def layer_row(module: Any, acc: Accumulator) -> LayerRow:
+def layer_row(module: Any, acc: Accumulator, fields: ReceptiveField) -> LayerRow:
     return LayerRow(
         path=module.path, type=module.type, depth=module.depth, calls=module.calls,
         output_shape=module.output_shapes[0] if module.output_shapes else None,
@@ -97,7 +100,8 @@ def layer_row(module: Any, acc: Accumulator) -> LayerRow:
         shared_params=acc.shared, macs=acc.macs, flops=2 * acc.macs,
         elementwise_flops=acc.elementwise_flops, activation_bytes=acc.activation_bytes,
         output_bytes=module.output_bytes,
-        status="exact" if acc.complete else "partial")
+        status="exact" if acc.complete else "partial",
+        rf=fields.of_tensor(module.output_ids[0]) if module.output_ids else None)
 
 
 def totals_of(graph: Graph, root: Accumulator, op_count: int) -> Totals:

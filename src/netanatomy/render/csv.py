@@ -13,7 +13,8 @@ if TYPE_CHECKING:
 
 COLUMNS = ("path", "type", "depth", "calls", "output_shape", "params", "params_total",
            "trainable_params", "frozen_params", "buffers", "shared_params", "macs", "flops",
-           "elementwise_flops", "activation_bytes", "output_bytes", "status")
+           "elementwise_flops", "activation_bytes", "output_bytes", "status", "rf_size",
+           "rf_stride", "rf_padding", "rf_global")
 
 
 def report_to_csv(report: Report, depth: int | None = None) -> str:
@@ -26,5 +27,11 @@ def report_to_csv(report: Report, depth: int | None = None) -> str:
         data = layer_to_dict(row)
         shape = data["output_shape"]
         data["output_shape"] = "" if shape is None else "x".join(map(str, shape))
+        field = data.pop("rf")
+        if field is not None:
+            data["rf_global"] = field["global"]
+            for key in ("size", "stride", "padding"):
+                if key in field:
+                    data[f"rf_{key}"] = "x".join(map(str, field[key]))
         writer.writerow(data)
     return buffer.getvalue()

@@ -48,3 +48,16 @@ def json_number(value: Any) -> Any:
     if value is None or is_concrete(value) or isinstance(value, (float, bool, str)):
         return value
     return str(value)
+
+
+def format_field(field: Any) -> str:
+    """A receptive field as ``"427×427 /32"`` (size, then effective stride), ``"global"``,
+    or ``""`` when the tensor has no spatial field."""
+    if field is None:
+        return ""
+    if field.is_global:
+        return "global"
+    size = "×".join(str(v) for v in field.size)
+    strides = {str(v) for v in field.stride}
+    stride = next(iter(strides)) if len(strides) == 1 else "×".join(str(v) for v in field.stride)
+    return f"{size} /{stride}"

@@ -10,6 +10,7 @@ import dataclasses
 import json
 from typing import TYPE_CHECKING, Any
 
+from netanatomy.analysis.receptive_field import field_json
 from netanatomy.render.format import json_number
 from netanatomy.report import SCHEMA
 
@@ -29,6 +30,8 @@ def layer_to_dict(row: LayerRow) -> dict[str, Any]:
             data[field.name] = shape_json(value)
         elif field.name == "output_shapes":
             data[field.name] = [shape_json(shape) for shape in value]
+        elif field.name == "rf":
+            data[field.name] = field_json(value)
         else:
             data[field.name] = json_number(value)
     return data
@@ -45,6 +48,22 @@ def report_to_dict(report: Report, depth: int | None = None) -> dict[str, Any]:
         "totals": totals,
         "layers": [layer_to_dict(row) for row in report.tree(depth)],
         "uncounted": [{"op": u.op, "count": u.count} for u in report.uncounted],
+        "receptive_field": receptive_field_json(report),
+    }
+
+
+def receptive_field_json(report: Report) -> dict[str, Any] | None:
+    """The model output's field, merge misalignments and ops the analysis did not know."""
+    fields = report.receptive_field
+    if fields is None:
+        return None
+    return {
+        "output": field_json(fields.output),
+        "misalignments": [
+            {"node": m.node, "path": m.path, "op": m.op, "axis": m.axis,
+             "centres": [float(c) for c in m.centres], "sizes": [json_number(s) for s in m.sizes],
+             "offset": float(m.offset)} for m in fields.misalignments],
+        "unknown_ops": list(fields.unknown_ops),
     }
 
 

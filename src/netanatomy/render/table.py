@@ -9,7 +9,7 @@ from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
-from netanatomy.render.format import format_bytes, format_count, format_shape
+from netanatomy.render.format import format_bytes, format_count, format_field, format_shape
 
 if TYPE_CHECKING:
     from netanatomy.report import LayerRow, Report
@@ -39,7 +39,7 @@ def tree_labels(rows: tuple[LayerRow, ...]) -> list[str]:
 
 
 COLUMNS = ("Layer", "Type", "Output shape", "Params", "MACs", "FLOPs", "Elem. FLOPs",
-           "Activations")
+           "Activations", "RF /stride")
 
 
 def layer_cells(report: Report, depth: int | None) -> list[tuple[str, ...]]:
@@ -52,7 +52,7 @@ def layer_cells(report: Report, depth: int | None) -> list[tuple[str, ...]]:
                       format_count(row.params_total), format_count(row.macs) + partial,
                       format_count(row.flops) + partial,
                       format_count(row.elementwise_flops) + partial,
-                      format_bytes(row.activation_bytes)))
+                      format_bytes(row.activation_bytes), format_field(row.rf)))
     return cells
 
 
@@ -91,7 +91,9 @@ def footer(report: Report) -> Text:
         "attention, RNN gates;",
         "  bias adds, norms, activations, pooling: elementwise FLOPs, apart; Params: subtree, "
         "tied weights once;",
-        "  Activations: bytes allocated in the subtree; * = partial (uncounted ops inside).",
+        "  Activations: bytes allocated in the subtree; * = partial (uncounted ops inside);",
+        "  RF /stride: receptive field in input pixels and its effective stride (see "
+        "`netanatomy rf`).",
     ]
     lines.extend(f"Note: {note}" for note in report.capture.notes)
     if report.uncounted:

@@ -1,0 +1,1 @@
+"""Diagnostics that run the model for real (CPU or GPU), never changing the user's model."""
