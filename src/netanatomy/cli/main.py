@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -41,7 +41,7 @@ def fail(error: BaseException, debug: bool) -> None:
     raise typer.Exit(1)
 
 
-def resolve_target(target: str, inputs: list[str]) -> tuple[object, list[str]]:
+def resolve_target(target: str, inputs: list[str]) -> tuple[Any, list[str]]:
     """Load the model, and the zoo's default input when none is given."""
     from netanatomy.frontends.torch.target import load_target
     from netanatomy.frontends.torch.zoo import ZOO
@@ -109,6 +109,73 @@ def summary(
         raise
     except Exception as error:  # every failure reaches the user as one clear message
         fail(error, debug)
+
+
+@app.command()
+def rf(
+    target: Annotated[str, typer.Argument(
+        help="Model: 'pkg.module:name', 'path/to/file.py:name' or 'zoo:NAME'.")]
+    = DEFAULT_TARGET,
+    input: Annotated[list[str], typer.Option(
+        "--input", "-i", help="Input SHAPE[:dtype] in (N, C, *spatial) layout.")] = [],  # noqa: B006
+    depth: Annotated[int | None, typer.Option("--depth", "-d", help="Deepest level shown.")]
+    = None,
+    format: Annotated[OutputFormat, typer.Option("--format", "-f", help="table or json.")]
+    = OutputFormat.table,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to a file.")]
+    = None,
+    plot: Annotated[Path | None, typer.Option(
+        "--plot", help="Write a PNG of field size and stride against depth.")] = None,
+    measure: Annotated[bool, typer.Option(
+        "--measure", help="Check every shown layer by the gradient support of its central "
+                          "output on a linearised copy of the model.")] = False,
+    width: Annotated[int | None, typer.Option(help="Table width in columns.")] = None,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False,
+) -> None:
+    """Receptive field of every layer: size, effective stride and padding per axis."""
+    import netanatomy
+
+    try:
+        model, inputs = resolve_target(target, input)
+        report = netanatomy.analyze(model, inputs)
+        shown = report.tree(3 if depth is None and format is OutputFormat.table else depth)
+        measured = None
+        if measure:
+            from netanatomy.diagnostics.measured_rf import measure_receptive_fields
+
+            spatial = [row.path for row in shown if row.rf is not None and row.calls > 0]
+            measured = measure_receptive_fields(model, report.graph.inputs[0].shape, spatial)
+        if plot is not None:
+            from netanatomy.render.plot import plot_receptive_field
+
+            plot_receptive_field(report, plot, title=f"Receptive field of {target}")
+            typer.echo(f"wrote {plot}", err=True)
+        if format is OutputFormat.json:
+            emit(rf_json(report, depth, measured), output)
+        elif format is OutputFormat.csv:
+            emit(report.to_csv(depth), output)
+        else:
+            from netanatomy.render.rf_table import render_rf_text
+
+            emit(render_rf_text(report, 3 if depth is None else depth, measured, width), output)
+    except typer.Exit:
+        raise
+    except Exception as error:  # every failure reaches the user as one clear message
+        fail(error, debug)
+
+
+def rf_json(report: object, depth: int | None, measured: dict | None) -> str:
+    """The summary document, with the measured fields (when asked) under
+    ``receptive_field.measured``."""
+    import dataclasses
+    import json
+
+    data = report.to_dict(depth)  # type: ignore[attr-defined]
+    if measured is not None and data.get("receptive_field") is not None:
+        data["receptive_field"]["measured"] = {
+            path: ({"error": value} if isinstance(value, str) else dataclasses.asdict(value))
+            for path, value in measured.items()}
+    return json.dumps(data, indent=2)
 
 
 @app.command()

@@ -139,36 +139,49 @@ def measure_receptive_field(model: nn.Module, input_shape: Sequence[int],
         UsageError: the input is not (1, C, *spatial), or ``layer`` does not exist or has no
             spatial output. CaptureError: the linearised model fails to run.
     """
+    path = layer or ""
+    result = measure_receptive_fields(model, input_shape, [path])[path]
+    if isinstance(result, str):
+        raise UsageError(result)
+    return result
+
+
+def measure_receptive_fields(model: nn.Module, input_shape: Sequence[int],
+                             layers: Sequence[str]) -> dict[str, MeasuredField | str]:
+    """Measure several layers' fields on one linearised forward pass (``""`` = the model
+    output). A layer that cannot be measured maps to a message saying why."""
     shape = tuple(input_shape)
     if len(shape) < 3:
         raise UsageError(f"--measure needs a (N, C, *spatial) input, got {shape}")
     clone = linearised_copy(model)
-    captured: dict[str, torch.Tensor] = {}
-    handle = None
-    if layer:
-        modules = dict(clone.named_modules())
-        if layer not in modules:
-            raise UsageError(f"no layer {layer!r} to measure")
-        handle = modules[layer].register_forward_hook(
-            lambda mod, args, out: captured.__setitem__("out", out))
+    modules = dict(clone.named_modules())
+    captured: dict[str, Any] = {}
+    handles = [modules[path].register_forward_hook(
+        lambda mod, args, out, path=path: captured.__setitem__(path, out))
+        for path in layers if path and path in modules]
     x = (0.5 + torch.rand((1, *shape[1:]), generator=torch.Generator().manual_seed(1),
                           dtype=torch.float64)).requires_grad_(True)
     try:
         with Linearised():
-            result = clone(x)
+            captured[""] = clone(x)
     except Exception as error:
         raise CaptureError(f"the linearised model failed: {type(error).__name__}: {error}") \
             from error
     finally:
-        if handle is not None:
+        for handle in handles:
             handle.remove()
-    output = captured.get("out", result)
-    if isinstance(output, (tuple, list)):
-        output = output[0]
-    if not isinstance(output, torch.Tensor) or output.dim() != len(shape):
-        raise UsageError(f"{layer or 'the model output'} has no spatial axes to measure "
-                         f"(shape {tuple(getattr(output, 'shape', ()))})")
-    return measure_from_output(x, output, shape)
+    results: dict[str, MeasuredField | str] = {}
+    for path in layers:
+        output = captured.get(path)
+        if isinstance(output, (tuple, list)):
+            output = output[0]
+        if not isinstance(output, torch.Tensor) or output.dim() != len(shape) \
+                or not output.requires_grad:
+            results[path] = (f"{path or 'the model output'} has no spatial output to measure "
+                             f"(got {type(output).__name__} {tuple(getattr(output, 'shape', ()))})")
+            continue
+        results[path] = measure_from_output(x, output, shape)
+    return results
 
 
 def measure_from_output(x: torch.Tensor, output: torch.Tensor,

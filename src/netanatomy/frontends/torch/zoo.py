@@ -31,9 +31,9 @@ class BasicBlock(nn.Module):
         self.downsample = downsample(in_channels, channels, stride)
 
     def forward(self, x: Tensor) -> Tensor:
+        out = self.bn2(self.conv2(self.relu(self.bn1(self.conv1(x)))))
         identity = x if self.downsample is None else self.downsample(x)
-        out = self.relu(self.bn1(self.conv1(x)))
-        return self.relu(self.bn2(self.conv2(out)) + identity)
+        return self.relu(out + identity)
 
 
 class Bottleneck(nn.Module):
@@ -54,10 +54,10 @@ class Bottleneck(nn.Module):
         self.downsample = downsample(in_channels, out_channels, stride)
 
     def forward(self, x: Tensor) -> Tensor:
-        identity = x if self.downsample is None else self.downsample(x)
         out = self.relu(self.bn1(self.conv1(x)))
-        out = self.relu(self.bn2(self.conv2(out)))
-        return self.relu(self.bn3(self.conv3(out)) + identity)
+        out = self.bn3(self.conv3(self.relu(self.bn2(self.conv2(out)))))
+        identity = x if self.downsample is None else self.downsample(x)
+        return self.relu(out + identity)
 
 
 def downsample(in_channels: int, out_channels: int, stride: int) -> nn.Module | None:
