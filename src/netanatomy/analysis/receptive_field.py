@@ -42,11 +42,19 @@ class AxisField:
 
 @dataclass(frozen=True, slots=True)
 class FieldState:
-    """The field of one tensor: spatial axis positions and per-axis fields, or global."""
+    """The field of one tensor, or global.
+
+    Spatial axis i of the input lives in tensor axis ``axes[i]``, at index stride
+    ``subs[i][0]`` within that axis and with ``subs[i][1]`` positions; it is *flattened*
+    when merged with other axes (stride ≠ 1 or the tensor axis is larger), which a later
+    reshape can undo. ``lost`` when a reshape split a spatial axis apart.
+    """
 
     axes: tuple[int, ...] = ()
     fields: tuple[AxisField, ...] = ()
+    subs: tuple[tuple[Any, Any], ...] = ()
     flattened: bool = False
+    lost: bool = False
     global_by: str | None = None
 
     @property
@@ -97,7 +105,8 @@ class ReceptiveField:
 
 
 def public_field(state: FieldState | None) -> Field | None:
-    if state is None or (not state.is_global and (state.flattened or not state.fields)):
+    if state is None or (not state.is_global and (state.flattened or state.lost
+                                                  or not state.fields)):
         return None
     if state.is_global:
         return Field(is_global=True, by=state.global_by)
@@ -135,7 +144,8 @@ def input_state(tensor: TensorInfo) -> FieldState | None:
     if len(tensor.shape) < 3 or tensor.dtype.startswith(("int", "uint", "bool")):
         return None
     axes = tuple(range(2, len(tensor.shape)))
-    return FieldState(axes=axes, fields=tuple(AxisField(1, 1, 0) for _ in axes))
+    return FieldState(axes=axes, fields=tuple(AxisField(1, 1, 0) for _ in axes),
+                      subs=tuple((1, tensor.shape[a]) for a in axes))
 
 
 def shifted(state: FieldState, offset: int) -> FieldState:
@@ -164,8 +174,8 @@ def merge(node: Node, states: list[FieldState], misalignments: list[Misalignment
         if len(set(centres)) > 1 or len({f.jump for f in options}) > 1:
             misalignments.append(Misalignment(node.index, node.path, node.op, axis, centres,
                                               tuple(f.size for f in options)))
-    flattened = any(s.flattened for s in spatial)
-    return FieldState(axes=first.axes, fields=tuple(fields), flattened=flattened)
+    return replace(first, fields=tuple(fields), flattened=any(s.flattened for s in spatial),
+                   lost=any(s.lost for s in spatial))
 
 
 def apply_windows(state: FieldState, windows: Any, node: Node) -> FieldState:
@@ -183,56 +193,62 @@ def apply_windows(state: FieldState, windows: Any, node: Node) -> FieldState:
 
 
 def reshape_axes(state: FieldState, in_shape: Shape, out_shape: Shape) -> FieldState:
-    """Follow spatial axes through a reshape: kept when an axis maps one-to-one onto an
-    output axis of the same size, otherwise the positions are flattened together."""
-    if tuple(in_shape) == tuple(out_shape):
+    """Follow spatial axes through a row-major reshape by their element strides: an axis
+    lands inside the output axis that holds its stride; it is exact again when it fills
+    that axis alone."""
+    if tuple(in_shape) == tuple(out_shape) or state.lost:
         return state
-    mapping = one_to_one_axes(in_shape, out_shape)
-    axes, flattened = [], state.flattened
-    for axis in state.axes:
-        if axis in mapping:
-            axes.append(mapping[axis])
-        else:
-            flattened = True
-            axes.append(merged_axis(in_shape, out_shape, axis))
-    return replace(state, axes=tuple(axes), flattened=flattened)
+    if not all(is_concrete(d) for d in (*in_shape, *out_shape)):
+        return replace(state, lost=True)
+    axes, subs, flattened = [], [], False
+    for axis, (sub, size) in zip(state.axes, state.subs):
+        element_stride = sub * prod_of(in_shape[axis + 1:])
+        placed = place_axis(element_stride, size, out_shape)
+        if placed is None:
+            return replace(state, lost=True)
+        new_axis, new_sub = placed
+        axes.append(new_axis)
+        subs.append((new_sub, size))
+        flattened = flattened or new_sub != 1 or out_shape[new_axis] != size
+    return replace(state, axes=tuple(axes), subs=tuple(subs), flattened=flattened)
 
 
-def one_to_one_axes(in_shape: Shape, out_shape: Shape) -> dict[int, int]:
-    """Input axes that survive a reshape unchanged (same size, same element stride)."""
-    mapping: dict[int, int] = {}
-    i = o = 0
-    in_prod = out_prod = 1
-    while i < len(in_shape) and o < len(out_shape):
-        if in_prod == out_prod and in_shape[i] == out_shape[o]:
-            mapping[i] = o
-            in_prod *= in_shape[i]
-            out_prod *= out_shape[o]
-            i += 1
-            o += 1
-        elif in_prod * in_shape[i] <= out_prod * out_shape[o]:
-            in_prod *= in_shape[i]
-            i += 1
-        else:
-            out_prod *= out_shape[o]
-            o += 1
-    return mapping
+def prod_of(sizes: Shape) -> int:
+    result = 1
+    for size in sizes:
+        result *= size
+    return result
 
 
-def merged_axis(in_shape: Shape, out_shape: Shape, axis: int) -> int:
-    """The output axis holding input axis ``axis``'s elements after a reshape."""
-    before = 1
-    for size in in_shape[:axis + 1]:
-        before *= size
-    running = 1
-    for index, size in enumerate(out_shape):
-        running *= size
-        if running >= before:
-            return index
-    return len(out_shape) - 1
+def place_axis(element_stride: int, size: int, out_shape: Shape) -> tuple[int, int] | None:
+    """The output axis and index stride holding ``size`` positions of ``element_stride``."""
+    inner = 1
+    for axis in range(len(out_shape) - 1, -1, -1):
+        outer = inner * out_shape[axis]
+        if element_stride % inner == 0 and element_stride * size <= outer \
+                and (out_shape[axis] > 1 or size == 1):
+            return axis, element_stride // inner
+        inner = outer
+    return None
 
 
 def view_state(node: Node, state: FieldState) -> FieldState:
+    """Permutes move axes; a slice along a spatial axis shifts and strides its field;
+    other views follow the reshape mapping of shapes."""
+    sliced = node.attrs.get("slice")
+    if sliced is not None:
+        dim, begin, step = sliced
+        if dim not in state.axes:
+            return state
+        if state.flattened:
+            return replace(state, lost=True)
+        index = state.axes.index(dim)
+        fields = list(state.fields)
+        f = fields[index]
+        fields[index] = AxisField(size=f.size, jump=f.jump * step, start=f.start + begin * f.jump)
+        subs = list(state.subs)
+        subs[index] = (1, node.outputs[0].shape[dim])
+        return replace(state, fields=tuple(fields), subs=tuple(subs))
     permutation = node.attrs.get("permutation")
     if permutation is not None:
         inverse = {old: new for new, old in enumerate(permutation)}
@@ -270,11 +286,14 @@ def node_state(node: Node, states: dict[int, FieldState], unknown: list[str],
     kind = node.kind
     rf_formula = get_formula(kind, "rf")
     if rf_formula is not None:
-        if data_state.flattened:
-            return data_state
+        if data_state.flattened or data_state.lost:
+            return replace(data_state, lost=True)
         windows = rf_formula(tuple(t.shape for t in node.inputs),
                              tuple(t.shape for t in node.outputs), node.attrs)
-        return apply_windows(data_state, windows, node)
+        out_shape = node.outputs[0].shape
+        windowed = apply_windows(data_state, windows, node)
+        return replace(windowed, subs=tuple((1, out_shape[a]) for a in windowed.axes)) \
+            if windowed.fields else windowed
     if kind in ("matmul", "linear"):
         return contraction_state(node, states)
     if kind == "attention":
@@ -286,7 +305,7 @@ def node_state(node: Node, states: dict[int, FieldState], unknown: list[str],
         dims = node.attrs.get("dims")
         rank = len(data_tensor.shape)
         reduced = set(range(rank)) if dims is None else {d % rank for d in dims}
-        if reduced & set(data_state.axes) or (data_state.flattened and reduced):
+        if reduced & set(data_state.axes):
             return FieldState(global_by=where)
         return reshape_axes(data_state, data_tensor.shape, node.outputs[0].shape)
     if kind == "softmax":

@@ -7,7 +7,8 @@ Their memory traffic shows in the activation bytes of the ops that allocate.
 Kinds: ``view`` (aliasing: view, permute, transpose, expand, slice, select, ...),
 ``reshape`` (attrs ``shape``, one entry may be -1), ``concat`` (attrs ``dim``), ``copy``
 (clone, dtype/device casts, padding, repeat, gather, index_select, ...), ``create``
-(zeros, ones, arange, empty, full, random tensors).
+(zeros, ones, arange, empty, full, random tensors), ``pad`` (constant, reflection or
+replication padding; attrs ``padding`` as ``(before, after)`` per trailing axis).
 """
 
 from __future__ import annotations
@@ -16,10 +17,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from netanatomy.ir.graph import Shape
-from netanatomy.rules.registry import formula
+from netanatomy.rules.registry import AxisWindow, formula
 from netanatomy.symbolic import Dim, floordiv, prod
 
-DATA_MOVEMENT_KINDS = ("view", "reshape", "concat", "copy", "create")
+DATA_MOVEMENT_KINDS = ("view", "reshape", "concat", "copy", "create", "pad")
 
 
 @formula(DATA_MOVEMENT_KINDS, "macs")
@@ -54,3 +55,21 @@ def concat_output_shapes(inputs: tuple[Shape, ...], attrs: Mapping[str, Any]) ->
     axis = attrs["dim"] % len(first)
     total = sum((shape[axis] for shape in inputs[1:]), first[axis])
     return ((*first[:axis], total, *first[axis + 1:]),)
+
+
+@formula("pad", "output_shapes")
+def pad_output_shapes(inputs: tuple[Shape, ...], attrs: Mapping[str, Any]) -> tuple[Shape]:
+    """Each padded trailing axis grows by before + after."""
+    x_shape = inputs[0]
+    rank = len(attrs["padding"])
+    padded = tuple(size + before + after
+                   for size, (before, after) in zip(x_shape[-rank:], attrs["padding"]))
+    return ((*x_shape[:-rank], *padded),)
+
+
+@formula("pad", "rf")
+def pad_rf(inputs: tuple[Shape, ...], outputs: tuple[Shape, ...],
+           attrs: Mapping[str, Any]) -> tuple[AxisWindow, ...]:
+    """Output o is input o − before: a 1-tap window starting at −before."""
+    return tuple(AxisWindow(extent=0, stride=1, start=-before)
+                 for before, _ in attrs["padding"])

@@ -216,6 +216,27 @@ def adapt_permute(args: tuple[Any, ...], kwargs: dict[str, Any], info_of: InfoOf
     return "view", (info_of(x),), {"permutation": tuple(permutation)}
 
 
+def adapt_pad(args: tuple[Any, ...], kwargs: dict[str, Any], info_of: InfoOf,
+              outputs: Sequence[TensorInfo]) -> Adapted:
+    """constant/reflection/replication padding; torch lists pads last axis first."""
+    pads = [int(p) for p in arg(args, kwargs, 1, "padding", [])]
+    pairs = [(pads[i], pads[i + 1]) for i in range(0, len(pads), 2)][::-1]
+    return "pad", (info_of(args[0]),), {"padding": tuple(pairs)}
+
+
+def adapt_slice(args: tuple[Any, ...], kwargs: dict[str, Any], info_of: InfoOf,
+                outputs: Sequence[TensorInfo]) -> Adapted:
+    """slice(x, dim, start, end, step): a view; attrs ``slice = (dim, start, step)``."""
+    x = args[0]
+    dim = int(arg(args, kwargs, 1, "dim", 0)) % max(x.dim(), 1)
+    start = arg(args, kwargs, 2, "start", 0)
+    start = 0 if start is None else int(start)
+    if start < 0:
+        start += x.shape[dim]
+    step = int(arg(args, kwargs, 4, "step", 1) or 1)
+    return "view", (info_of(x),), {"slice": (dim, max(start, 0), step)}
+
+
 def adapt_softmax(args: tuple[Any, ...], kwargs: dict[str, Any], info_of: InfoOf,
                   outputs: Sequence[TensorInfo]) -> Adapted:
     return "softmax", (info_of(args[0]),), {"dim": int(arg(args, kwargs, 1, "dim", -1))}
@@ -288,6 +309,10 @@ def build_table() -> dict[str, Adapter]:
         table[f"aten.{name}"] = adapt_softmax
     for name in ("permute", "transpose", "t", "swapaxes", "numpy_T"):
         table[f"aten.{name}"] = adapt_permute
+    for name in ("constant_pad_nd", "reflection_pad1d", "reflection_pad2d", "reflection_pad3d",
+                 "replication_pad1d", "replication_pad2d", "replication_pad3d"):
+        table[f"aten.{name}"] = adapt_pad
+    table["aten.slice"] = adapt_slice
     table["aten.native_dropout"] = plain("dropout")
     table["aten.cat"] = adapt_concat
     table["aten.stack"] = adapt_concat
