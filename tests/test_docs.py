@@ -33,8 +33,9 @@ COMMANDS = [line.split("#")[0].strip() for block in blocks("bash") for line in b
 def test_cli_examples_run(command: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(ROOT)
     args = shlex.split(command)[1:]
-    if "-o" in args:
-        args[args.index("-o") + 1] = str(tmp_path / args[args.index("-o") + 1])
+    for flag in ("-o", "--plot"):
+        if flag in args:
+            args[args.index(flag) + 1] = str(tmp_path / args[args.index(flag) + 1])
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     assert result.output.strip()
