@@ -38,3 +38,17 @@ class UncountedOpsError(NetanatomyError):
 
 class RuleError(NetanatomyError):
     """An op rule was registered twice or asked for a metric it cannot give."""
+
+
+class SpecError(UsageError):
+    """A spec file is malformed: the message starts with ``file:line:column``, names the
+    layer's path in the spec, what was expected and what was found, and gives a hint."""
+
+    def __init__(self, message: str, *, source: str = "<spec>", line: int = 0,
+                 column: int = 0, layer: str = "", hint: str = "") -> None:
+        self.source, self.line, self.column, self.layer, self.hint = (
+            source, line, column, layer, hint)
+        where = f"{source}:{line}:{column}"
+        at_layer = f" in layer '{layer}'" if layer else ""
+        full = f"{where}: {message}{at_layer}" + (f". Hint: {hint}" if hint else "")
+        super().__init__(full)
