@@ -41,6 +41,23 @@ def fail(error: BaseException, debug: bool) -> None:
     raise typer.Exit(1)
 
 
+def analyse_target(target: str, inputs: list[str], settings: list[str], device: str = "meta",
+                   training: bool = False, strict: bool = False) -> Any:
+    """A Report for a spec target (``*.yaml``, ``example:NAME``) or a PyTorch target."""
+    import netanatomy
+    from netanatomy import spec
+
+    if spec.is_spec_target(target):
+        if inputs:
+            raise UsageError("--input is for PyTorch targets; a spec declares its own input "
+                             "(change it with --set on its symbols)")
+        return spec.analyze(target, spec.parse_assignments(settings))
+    if settings:
+        raise UsageError("--set is for spec targets (*.yaml, example:NAME)")
+    model, resolved = resolve_target(target, inputs)
+    return netanatomy.analyze(model, resolved, device=device, training=training, strict=strict)
+
+
 def resolve_target(target: str, inputs: list[str]) -> tuple[Any, list[str]]:
     """Load the model, and the zoo's default input when none is given."""
     from netanatomy.frontends.torch.target import load_target
@@ -69,7 +86,8 @@ def emit(text: str, output: Path | None) -> None:
 def summary(
     target: Annotated[str, typer.Argument(
         help="Model: 'pkg.module:name', 'path/to/file.py:name' (an nn.Module, a Module "
-             "class or a zero-argument factory) or 'zoo:NAME'.")] = DEFAULT_TARGET,
+             "class or a zero-argument factory), 'zoo:NAME', a spec 'file.yaml' or "
+             "'example:NAME'.")] = DEFAULT_TARGET,
     input: Annotated[list[str], typer.Option(
         "--input", "-i", help="Input SHAPE[:dtype], e.g. 1x3x224x224 or 1x2048:int64; "
                               "repeat for several positional inputs.")] = [],  # noqa: B006
@@ -88,27 +106,55 @@ def summary(
     strict: Annotated[bool, typer.Option(
         "--strict", help="Exit 1 when an op has no rule (its cost unknown).")] = False,
     width: Annotated[int | None, typer.Option(help="Table width in columns.")] = None,
+    set: Annotated[list[str], typer.Option(
+        "--set", help="Spec symbol values, e.g. --set K=5,F=16 (repeatable).")] = [],  # noqa: B006
+    explain: Annotated[bool, typer.Option(
+        "--explain", help="For every layer: formula, values put in, result.")] = False,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False,
 ) -> None:
-    """Per-layer params, MACs, FLOPs and memory of a PyTorch model (default: zoo:resnet18)."""
-    import netanatomy
-
+    """Per-layer params, MACs, FLOPs, memory and receptive field of a PyTorch model or a spec
+    (default: zoo:resnet18)."""
     try:
         if depth is not None and depth < 0:
             raise UsageError(f"--depth must be 0 or more, got {depth}")
-        model, inputs = resolve_target(target, input)
-        report = netanatomy.analyze(model, inputs, device=device, training=train,
-                                    strict=strict)
+        report = analyse_target(target, input, set, device, train, strict)
+        if explain:
+            from netanatomy.analysis.explain import explain as explain_graph
+            from netanatomy.analysis.explain import explanation_text
+
+            explanations = explain_graph(report.graph)
         if format is OutputFormat.json:
-            emit(report.to_json(depth), output)
+            if explain:
+                emit(json_with_explanations(report, depth, explanations), output)
+            else:
+                emit(report.to_json(depth), output)
         elif format is OutputFormat.csv:
             emit(report.to_csv(depth), output)
         else:
-            emit(report.render(depth=3 if depth is None else depth, width=width), output)
+            text = report.render(depth=3 if depth is None else depth, width=width)
+            emit((explanation_text(explanations) + "\n" if explain else "") + text, output)
     except typer.Exit:
         raise
     except Exception as error:  # every failure reaches the user as one clear message
         fail(error, debug)
+
+
+def json_with_explanations(report: Any, depth: int | None, explanations: Any) -> str:
+    """The summary JSON plus ``explain``: per node its path, op and derivation steps."""
+    import json
+
+    from netanatomy.render.format import json_number
+
+    data = report.to_dict(depth)
+    data["explain"] = [
+        {"path": item.path, "op": item.op, "kind": item.kind,
+         "steps": [{"quantity": step.quantity, "formula": step.formula,
+                    "substituted": step.substituted,
+                    "result": [json_number(v) for v in step.result]
+                    if isinstance(step.result, tuple) else json_number(step.result)}
+                   for step in item.steps]}
+        for item in explanations]
+    return json.dumps(data, indent=2)
 
 
 @app.command()
@@ -130,20 +176,23 @@ def rf(
         "--measure", help="Check every shown layer by the gradient support of its central "
                           "output on a linearised copy of the model.")] = False,
     width: Annotated[int | None, typer.Option(help="Table width in columns.")] = None,
+    set: Annotated[list[str], typer.Option(
+        "--set", help="Spec symbol values, e.g. --set K=5 (repeatable).")] = [],  # noqa: B006
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False,
 ) -> None:
     """Receptive field of every layer: size, effective stride and padding per axis."""
-    import netanatomy
+    from netanatomy import spec
 
     try:
-        model, inputs = resolve_target(target, input)
-        report = netanatomy.analyze(model, inputs)
+        report = analyse_target(target, input, set)
         shown = report.tree(3 if depth is None and format is OutputFormat.table else depth)
         measured = None
         if measure:
             from netanatomy.diagnostics.measured_rf import measure_receptive_fields
 
             spatial = [row.path for row in shown if row.rf is not None and row.calls > 0]
+            model = spec.build(target, spec.parse_assignments(set)) \
+                if spec.is_spec_target(target) else resolve_target(target, input)[0]
             measured = measure_receptive_fields(model, report.graph.inputs[0].shape, spatial)
         if plot is not None:
             from netanatomy.render.plot import plot_receptive_field
@@ -176,6 +225,101 @@ def rf_json(report: object, depth: int | None, measured: dict | None) -> str:
             path: ({"error": value} if isinstance(value, str) else dataclasses.asdict(value))
             for path, value in measured.items()}
     return json.dumps(data, indent=2)
+
+
+@app.command()
+def compare(
+    first: Annotated[str, typer.Argument(help="First model or spec (the baseline).")],
+    second: Annotated[str, typer.Argument(help="Second model or spec.")],
+    input: Annotated[list[str], typer.Option(
+        "--input", "-i", help="Input SHAPE[:dtype] for PyTorch targets.")] = [],  # noqa: B006
+    set: Annotated[list[str], typer.Option(
+        "--set", help="Spec symbol values for both, e.g. --set K=5.")] = [],  # noqa: B006
+    format: Annotated[OutputFormat, typer.Option("--format", "-f")] = OutputFormat.table,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False,
+) -> None:
+    """Two models or specs side by side, with ratios (second / first)."""
+    from netanatomy.render.compare import comparison_json, comparison_text
+
+    try:
+        reports = [analyse_target(t, input, set) for t in (first, second)]
+        if format is OutputFormat.json:
+            emit(comparison_json([first, second], reports), None)
+        else:
+            emit(comparison_text([first, second], reports), None)
+    except typer.Exit:
+        raise
+    except Exception as error:  # every failure reaches the user as one clear message
+        fail(error, debug)
+
+
+@app.command()
+def sweep(
+    target: Annotated[str, typer.Argument(help="A spec file or example:NAME.")],
+    vary: Annotated[list[str], typer.Option(
+        "--vary", help="NAME=V1,V2,… (repeat for a grid), e.g. --vary alpha=1,0.75,0.5")],
+    set: Annotated[list[str], typer.Option(
+        "--set", help="Fixed symbol values, e.g. --set K=3.")] = [],  # noqa: B006
+    format: Annotated[OutputFormat, typer.Option("--format", "-f")] = OutputFormat.table,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False,
+) -> None:
+    """Totals of a spec over a grid of symbol values (e.g. MobileNet's α and ρ)."""
+    from netanatomy import spec
+    from netanatomy.render.compare import sweep_rows, sweep_text
+
+    try:
+        if not spec.is_spec_target(target):
+            raise UsageError("sweep takes a spec (*.yaml or example:NAME)")
+        fixed = spec.parse_assignments(set)
+        grid = parse_grid(vary)
+        rows = sweep_rows(target, fixed, grid)
+        if format is OutputFormat.table:
+            emit(sweep_text(rows, list(grid)), None)
+        else:
+            import json
+
+            emit(json.dumps({"schema": "netanatomy.sweep/1", "target": target, "rows": rows},
+                            indent=2), None)
+    except typer.Exit:
+        raise
+    except Exception as error:  # every failure reaches the user as one clear message
+        fail(error, debug)
+
+
+def parse_grid(texts: list[str]) -> dict[str, list[Any]]:
+    """``["alpha=1,0.75", "rho=1,0.5"]`` → ``{"alpha": [1, 0.75], "rho": [1, 0.5]}``."""
+    from netanatomy.spec import number
+
+    grid: dict[str, list[Any]] = {}
+    for text in texts:
+        name, sep, values = text.partition("=")
+        if not sep or not name.strip().isidentifier() or not values.strip():
+            raise UsageError(f"bad --vary {text!r}: expected NAME=V1,V2,…")
+        grid[name.strip()] = [number(v.strip(), text) for v in values.split(",") if v.strip()]
+    return grid
+
+
+@app.command()
+def examples() -> None:
+    """List the built-in spec catalog (targets 'example:NAME')."""
+    from netanatomy import spec
+
+    for name, description in spec.examples().items():
+        typer.echo(f"example:{name:<24} {description}")
+
+
+@app.command("spec-layers")
+def spec_layers() -> None:
+    """List the spec layer types, their options and defaults."""
+    from netanatomy.frontends.spec.builder import BLOCK_TYPES
+    from netanatomy.frontends.spec.context import REQUIRED
+    from netanatomy.frontends.spec.layers import LAYER_TYPES
+
+    for name, layer_type in LAYER_TYPES.items():
+        options = ", ".join(key if default is REQUIRED else f"{key}={default}"
+                            for key, default in layer_type.options.items() if key != "name")
+        typer.echo(f"{name:<16} {{{options}}}  — {layer_type.summary}")
+    typer.echo("blocks: " + ", ".join(BLOCK_TYPES) + " (see docs/spec-format.md)")
 
 
 @app.command()

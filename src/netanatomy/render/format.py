@@ -22,6 +22,11 @@ def format_count(value: Any) -> str:
     return str(value)
 
 
+def format_exact(value: Any) -> str:
+    """``25557032`` → ``"25,557,032"``; an expression as sympy prints it."""
+    return f"{value:,}" if is_concrete(value) else str(value)
+
+
 def format_bytes(value: Any) -> str:
     """``107_179_264`` → ``"102.22 MiB"``; None → ``"?"``."""
     if value is None:

@@ -9,7 +9,13 @@ from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
-from netanatomy.render.format import format_bytes, format_count, format_field, format_shape
+from netanatomy.render.format import (
+    format_bytes,
+    format_count,
+    format_exact,
+    format_field,
+    format_shape,
+)
 
 if TYPE_CHECKING:
     from netanatomy.report import LayerRow, Report
@@ -74,19 +80,25 @@ def layer_table(report: Report, depth: int | None) -> Table:
 
 def footer(report: Report) -> Text:
     t = report.totals
-    shared = f", shared (counted once) {t.shared_params:,}" if t.shared_params else ""
+    e = format_exact
+    shared = f", shared (counted once) {e(t.shared_params)}" if t.shared_params else ""
+    capture = report.capture
+    if capture.frontend == "torch":
+        source = (f"Captured: torch on {capture.device}, "
+                  f"{'train' if capture.training else 'eval'} mode, {t.ops:,} aten ops")
+    else:
+        source = f"Analysed: {capture.frontend} (inference), {t.ops:,} ops"
     lines = [
-        f"Params: {t.params:,} ({format_count(t.params)}): trainable {t.trainable_params:,}, "
-        f"frozen {t.frozen_params:,}; buffers {t.buffers:,}{shared}",
-        f"MACs: {t.macs:,} ({format_count(t.macs)})   FLOPs: {format_count(t.flops)}   "
+        f"Params: {e(t.params)} ({format_count(t.params)}): trainable {e(t.trainable_params)}, "
+        f"frozen {e(t.frozen_params)}; buffers {e(t.buffers)}{shared}",
+        f"MACs: {e(t.macs)} ({format_count(t.macs)})   FLOPs: {format_count(t.flops)}   "
         f"Elementwise FLOPs: {format_count(t.elementwise_flops)}",
         f"Memory: params {format_bytes(t.param_bytes)}, buffers {format_bytes(t.buffer_bytes)}, "
         f"forward activations {format_bytes(t.activation_bytes)}",
         f"Training estimate: {format_bytes(t.training_bytes)} = params + buffers + grads "
         f"{format_bytes(t.gradient_bytes)} + Adam {format_bytes(t.optimizer_bytes)} + saved "
         f"activations {format_bytes(t.saved_activation_bytes)}",
-        f"Captured: {report.capture.frontend} on {report.capture.device}, "
-        f"{'train' if report.capture.training else 'eval'} mode, {t.ops:,} aten ops",
+        source,
         "Conventions: MAC = multiply + add; FLOPs = 2 × MACs of conv, linear, matmul, "
         "attention, RNN gates;",
         "  bias adds, norms, activations, pooling: elementwise FLOPs, apart; Params: subtree, "
@@ -95,7 +107,11 @@ def footer(report: Report) -> Text:
         "  RF /stride: receptive field in input pixels and its effective stride (see "
         "`netanatomy rf`).",
     ]
-    lines.extend(f"Note: {note}" for note in report.capture.notes)
+    if capture.frontend == "spec":
+        if capture.notes:
+            lines.append("Symbols: " + ", ".join(capture.notes))
+    else:
+        lines.extend(f"Note: {note}" for note in capture.notes)
     if report.uncounted:
         listing = ", ".join(f"{u.op} ×{u.count}" for u in report.uncounted)
         lines.append(f"Uncounted ops (no rule; totals marked * are partial): {listing}")

@@ -101,6 +101,12 @@ def spec_graph(spec: Spec, overrides: Mapping[str, Any] | None = None) -> Graph:
     Raises:
         SpecError: any problem, located at file:line:column with the layer's path.
     """
+    return spec_context(spec, overrides)[1]
+
+
+def spec_context(spec: Spec, overrides: Mapping[str, Any] | None = None
+                 ) -> tuple[GraphContext, Graph]:
+    """The graph and the context that built it (its ``records`` build the nn.Module)."""
     values = resolve_symbols(spec, overrides or {})
     ctx = GraphContext(source=spec.source, values=values)
     ctx.module("", "SpecNetwork")
@@ -115,11 +121,12 @@ def spec_graph(spec: Spec, overrides: Mapping[str, Any] | None = None) -> Graph:
                       spec.document.positions["layers"])
     ctx.finish("", out)
     notes = tuple(f"{name} = {value}" for name, value in sorted(values.items()))
-    return Graph(nodes=tuple(ctx.nodes), modules=tuple(ctx.modules.values()), params=ctx.params,
-                 inputs=(x,), outputs=(out,),
-                 capture=CaptureInfo(frontend="spec", device="none", training=False,
-                                     grad=False, notes=notes),
-                 saved_bytes=None)
+    graph = Graph(nodes=tuple(ctx.nodes), modules=tuple(ctx.modules.values()),
+                  params=ctx.params, inputs=(x,), outputs=(out,),
+                  capture=CaptureInfo(frontend="spec", device="none", training=False,
+                                      grad=False, notes=notes),
+                  saved_bytes=None)
+    return ctx, graph
 
 
 def resolve_symbols(spec: Spec, overrides: Mapping[str, Any]) -> dict[str, Any]:
