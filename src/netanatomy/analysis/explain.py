@@ -171,6 +171,8 @@ def explanation_text(explanations: tuple[Explanation, ...]) -> str:
     for item in explanations:
         lines.append(f"{item.path or '<root>'}  [{item.op}]")
         for step in item.steps:
-            middle = f" = {step.substituted}" if step.substituted else ""
-            lines.append(f"    {step.quantity} = {step.formula}{middle} = {show(step.result)}")
+            shown = show(step.result)
+            middle = f" = {step.substituted}" if step.substituted and step.substituted not in (
+                shown, str(step.result)) else ""
+            lines.append(f"    {step.quantity} = {step.formula}{middle} = {shown}")
     return "\n".join(lines) + "\n"

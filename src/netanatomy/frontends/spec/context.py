@@ -128,13 +128,12 @@ class GraphContext:
             shape_formula = get_formula(kind, "output_shapes")
             assert shape_formula is not None, f"no output_shapes rule for {kind}"
             output_shape = shape_formula(tuple(t.shape for t in inputs), attrs)[0]
-        for axis, size in enumerate(output_shape):
-            if is_concrete(size) and size <= 0:
-                raise self.error(
-                    f"output size {size} on axis {axis} of {tuple(output_shape)} is not "
-                    f"positive (input {tuple(inputs[0].shape)})", where,
-                    hint="the kernel is larger than its (padded) input: use a smaller "
-                         "kernel or stride, padding, or a larger input")
+        if any(is_concrete(size) and size <= 0 for size in output_shape):
+            raise self.error(
+                f"output shape {tuple(output_shape[1:])} has a non-positive size (input "
+                f"{tuple(inputs[0].shape[1:])})", where,
+                hint="the kernel is larger than its (padded) input: use a smaller "
+                     "kernel or stride, padding, or a larger input")
         output = self.tensor(output_shape)
         self.nodes.append(Node(index=len(self.nodes), kind=kind, op=op_name,
                                path=where.path if path is None else path, inputs=inputs,
