@@ -12,7 +12,6 @@ from hypothesis import strategies as st
 from netanatomy import spec
 from netanatomy.errors import NetanatomyError, SpecError
 
-
 CASES = [
     ("unknown layer", """
         input: [3, 8, 8]
