@@ -13,16 +13,26 @@ from netanatomy.cli.main import app
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
+DOCS = [README] + [path.read_text(encoding="utf-8") for path in sorted((ROOT / "docs").glob("*.md"))]
 
 
 def blocks(language: str) -> list[str]:
-    return re.findall(rf"```{language}\n(.*?)```", README, flags=re.DOTALL)
+    return [block for text in DOCS
+            for block in re.findall(rf"```{language}\n(.*?)```", text, flags=re.DOTALL)]
 
 
 @pytest.mark.parametrize("code", blocks("python"))
-def test_python_examples_run(code: str) -> None:
+def test_python_examples_run(code: str, monkeypatch: pytest.MonkeyPatch) -> None:
     pytest.importorskip("transformers")
-    exec(compile(code, "README.md", "exec"), {})
+    monkeypatch.chdir(ROOT)
+    exec(compile(code, "docs", "exec"), {})
+
+
+@pytest.mark.parametrize("text", blocks("yaml"))
+def test_yaml_examples_analyse(text: str) -> None:
+    from netanatomy import spec
+
+    assert spec.analyze(text).totals.params
 
 
 COMMANDS = [line.split("#")[0].strip() for block in blocks("bash") for line in block.splitlines()
@@ -47,3 +57,11 @@ def test_readme_has_exactly_two_quick_start_commands() -> None:
                 for line in block.splitlines() if line.strip()]
     assert commands == [c for c in commands if c.startswith("bash scripts/")]
     assert len(commands) == 2
+
+
+def test_every_spec_layer_type_is_documented() -> None:
+    from netanatomy.frontends.spec.layers import LAYER_TYPES
+
+    reference = (ROOT / "docs" / "spec-format.md").read_text(encoding="utf-8")
+    for name in LAYER_TYPES:
+        assert f"`{name}`" in reference, name
