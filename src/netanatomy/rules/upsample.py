@@ -1,4 +1,5 @@
-"""Upsampling / interpolation (nearest, linear, bilinear, bicubic, trilinear).
+"""Upsampling / interpolation (nearest, linear, bilinear, bicubic, trilinear), and sampling
+at data-dependent positions (``grid_sample``, deformable convolution).
 
 Attrs: ``mode`` and ``output_size`` (one entry per spatial axis). Convention: nearest
 copies (0 FLOPs); the interpolating modes cost 2 elementwise FLOPs (a multiply and an add)
@@ -12,7 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from netanatomy.ir.graph import Shape
-from netanatomy.rules.registry import AxisWindow, formula
+from netanatomy.rules.registry import GLOBAL, AxisWindow, formula
 from netanatomy.symbolic import Dim, floordiv, prod, to_fraction
 
 TAPS_PER_AXIS = {"nearest": 0, "nearest-exact": 0, "linear": 2, "bilinear": 2,
@@ -59,3 +60,33 @@ def upsample_rf(inputs: tuple[Shape, ...], outputs: tuple[Shape, ...],
         first = floordiv(in_size - out_size, 2 * out_size)      # floor(½·I/O − ½)
         windows.append(AxisWindow(extent=taps - 1, stride=stride, start=first - (taps // 2 - 1)))
     return tuple(windows)
+
+
+@formula("sample", "output_shapes")
+def sample_output_shapes(inputs: tuple[Shape, ...], attrs: Mapping[str, Any]) -> tuple[Shape]:
+    """(N, C, *grid positions): operand 1 is the grid (N, *positions, rank)."""
+    x_shape, grid_shape = inputs[0], inputs[1]
+    return ((x_shape[0], x_shape[1], *grid_shape[1:-1]),)
+
+
+@formula("sample", "macs")
+def sample_macs(inputs: tuple[Shape, ...], outputs: tuple[Shape, ...],
+                attrs: Mapping[str, Any]) -> Dim:
+    """Interpolation weights are computed per sample; counted as elementwise work."""
+    return 0
+
+
+@formula("sample", "elementwise_flops")
+def sample_elementwise_flops(inputs: tuple[Shape, ...], outputs: tuple[Shape, ...],
+                             attrs: Mapping[str, Any]) -> Dim:
+    """Output elements × 2 × neighbours, as for upsampling (0 for nearest)."""
+    return upsample_elementwise_flops(inputs, outputs,
+                                      {"mode": attrs["mode"],
+                                       "output_size": tuple(outputs[0][2:])})
+
+
+@formula("sample", "rf")
+def sample_rf(inputs: tuple[Shape, ...], outputs: tuple[Shape, ...],
+              attrs: Mapping[str, Any]) -> str:
+    """Sampling positions come from data (a grid, offsets): any input pixel can be read."""
+    return GLOBAL

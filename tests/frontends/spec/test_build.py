@@ -100,3 +100,18 @@ def test_symbols_must_have_values_to_build() -> None:
         spec.build("input: [D, 8, 8]\nlayers:\n  - conv: {out: 4, k: 3}\n")
     module = spec.build("input: [D, 8, 8]\nlayers:\n  - conv: {out: 4, k: 3}\n", {"D": 3})
     assert module(torch.zeros(1, 3, 8, 8)).shape == (1, 4, 6, 6)
+
+
+def test_deformable_conv_costs_match_the_built_module() -> None:
+    text = "input: [4, 12, 12]\nlayers:\n  - deformconv: {out: 8, k: 3, s: 2, p: 1}\n"
+    spec_report = spec.analyze(text)
+    torch_report = netanatomy.analyze(spec.build(text), (1, 4, 12, 12))
+    offset_macs = 18 * 6 * 6 * 4 * 3 * 3          # 2·k² offset channels at 6×6 positions
+    main_macs = 8 * 6 * 6 * 4 * 3 * 3
+    assert spec_report.totals.macs == torch_report.totals.macs == offset_macs + main_macs
+    assert spec_report.totals.params == torch_report.totals.params == \
+        (18 * 4 * 9 + 18) + (8 * 4 * 9 + 8)
+    assert spec_report.receptive_field.output.is_global
+    assert torch_report.receptive_field.output.is_global
+    # the built module also computes its sampling grid: a few more elementwise FLOPs
+    assert torch_report.totals.elementwise_flops >= spec_report.totals.elementwise_flops

@@ -229,6 +229,43 @@ def maskedconv(ctx: GraphContext, x: TensorInfo, o: dict[str, Any], where: Where
     return result
 
 
+@layer("deformconv", "deformable convolution v1 (offsets predicted by a conv, bilinear "
+       "sampling)", out=REQUIRED, k=REQUIRED, s=1, p=0, d=1, bias=True)
+def deformconv(ctx: GraphContext, x: TensorInfo, o: dict[str, Any], where: Where
+               ) -> TensorInfo:
+    """Offset conv (2·k_h·k_w channels, same geometry) → bilinear sampling of the k_h·k_w
+    displaced taps of every output position → a conv with stride k over the sampled
+    columns. MACs = offset conv + C_out·H'·W'·C_in·k_h·k_w; the field is global, since the
+    sampling positions come from the data."""
+    rank = spatial_rank(ctx, x, where, "deformconv")
+    if rank != 2:
+        raise ctx.error("deformconv needs a 2-D image input", where)
+    ctx.module(where.path, "DeformConv2d")
+    kernel = ctx.numbers(o, "k", rank, where)
+    stride = ctx.numbers(o, "s", rank, where)
+    dilation = ctx.numbers(o, "d", rank, where)
+    padding = tuple((p, p) for p in ctx.numbers(o, "p", rank, where, allow_zero=True))
+    offset_path = f"{where.path}.offset"
+    ctx.module(offset_path, "Conv2d")
+    offsets = conv_node(ctx, x, where, offset_path, 2 * prod(kernel), kernel, stride, dilation,
+                        padding, 1, True)
+    ctx.finish(offset_path, offsets)
+    positions = offsets.shape[2:]
+    grid = ctx.tensor((x.shape[0], positions[0] * kernel[0], positions[1] * kernel[1], 2))
+    columns = ctx.op("sample", "deform_sample", (x, grid), {"mode": "bilinear"}, where)
+    out, channels = ctx.number(o, "out", where), x.shape[1]
+    weight = ctx.param(where.path, "weight", (out, channels, *kernel))
+    operands = [columns, weight] + ([ctx.param(where.path, "bias", (out,))] if o["bias"] else [])
+    attrs = {"stride": kernel, "padding": ((0, 0),) * rank, "dilation": (1,) * rank,
+             "groups": 1}
+    result = ctx.op("conv", "deformconv", tuple(operands), attrs, where)
+    ctx.record(where.path, "deformconv", in_channels=channels, out_channels=out,
+               kernel=kernel, stride=stride, padding=tuple(p for p, _ in padding),
+               dilation=dilation, bias=bool(o["bias"]))
+    ctx.finish(where.path, result)
+    return result
+
+
 def pool(ctx: GraphContext, x: TensorInfo, o: dict[str, Any], where: Where, mode: str
          ) -> TensorInfo:
     rank = spatial_rank(ctx, x, where, f"{mode}pool")

@@ -172,8 +172,8 @@ GRID_SAMPLE_MODES = {0: "bilinear", 1: "nearest", 2: "bicubic"}
 
 
 def grid_sample_adapter(rank: int) -> Adapter:
-    """grid_sampler_2d/3d(x, grid, mode, ...): interpolation at grid points, counted as
-    upsampling to the grid's size (``trilinear`` for 3-D bilinear)."""
+    """grid_sampler_2d/3d(x, grid, mode, ...): interpolation at data-dependent grid points
+    (kind ``sample``; ``trilinear`` for 3-D bilinear)."""
 
     def adapt(args: tuple[Any, ...], kwargs: dict[str, Any], info_of: InfoOf,
               outputs: Sequence[TensorInfo]) -> Adapted:
@@ -181,8 +181,7 @@ def grid_sample_adapter(rank: int) -> Adapter:
                                      "bilinear")
         if rank == 3 and mode == "bilinear":
             mode = "trilinear"
-        return "upsample", (info_of(args[0]), info_of(args[1])), {
-            "mode": mode, "output_size": tuple(outputs[0].shape[-rank:])}
+        return "sample", (info_of(args[0]), info_of(args[1])), {"mode": mode}
 
     return adapt
 

@@ -34,6 +34,12 @@ def conv_module(s: Mapping[str, Any]) -> nn.Module:
     return same(s["in_channels"], s["out_channels"], s["kernel"], **common)
 
 
+def deformconv_module(s: Mapping[str, Any], children: dict[str, nn.Module]) -> nn.Module:
+    return layers.DeformConv2d(s["in_channels"], s["out_channels"], s["kernel"],
+                               stride=s["stride"], padding=s["padding"],
+                               dilation=s["dilation"], bias=s["bias"])
+
+
 def sepconv_module(s: Mapping[str, Any], children: dict[str, nn.Module]) -> nn.Module:
     dw, pw = children["dw"], children["pw"]
     module = getattr(layers, f"SeparableConv{s['rank']}d")(
@@ -121,6 +127,8 @@ def build_spec_module(spec: Spec, overrides: Mapping[str, Any] | None = None) ->
         factory, settings = ctx.records[path]
         if factory == "sepconv":
             return sepconv_module(settings, built)
+        if factory == "deformconv":
+            return deformconv_module(settings, built)
         if factory in FACTORIES:
             return FACTORIES[factory](settings)
         return container_module(factory, built)
