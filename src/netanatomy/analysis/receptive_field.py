@@ -86,8 +86,12 @@ class Misalignment:
 
     @property
     def offset(self) -> Any:
-        """Largest distance between the merged centres, in input pixels."""
-        return max(self.centres) - min(self.centres)
+        """Largest distance between the merged centres, in input pixels (with symbols: the
+        distance between the first two)."""
+        if all(is_concrete(c) or isinstance(c, float) or hasattr(c, "denominator")
+               for c in self.centres):
+            return max(self.centres) - min(self.centres)
+        return abs(self.centres[0] - self.centres[1])
 
 
 @dataclass(frozen=True)
@@ -168,14 +172,26 @@ def merge(node: Node, states: list[FieldState], misalignments: list[Misalignment
     fields = []
     for axis in range(len(first.fields)):
         options = [s.fields[axis] for s in comparable]
-        widest = max(options, key=lambda f: (f.size, -f.start))
-        fields.append(widest)
+        fields.append(widest_field(options))
         centres = tuple(f.centre for f in options)
         if len(set(centres)) > 1 or len({f.jump for f in options}) > 1:
             misalignments.append(Misalignment(node.index, node.path, node.op, axis, centres,
                                               tuple(f.size for f in options)))
     return replace(first, fields=tuple(fields), flattened=any(s.flattened for s in spatial),
                    lost=any(s.lost for s in spatial))
+
+
+def widest_field(options: list[AxisField]) -> AxisField:
+    """The largest field (leftmost start on ties); with symbols, the first one that is
+    provably at least as large as every other, else the first."""
+    if all(is_concrete(f.size) and is_concrete(f.start) for f in options):
+        return max(options, key=lambda f: (f.size, -f.start))
+    import sympy
+
+    for candidate in options:
+        if all(sympy.simplify(candidate.size - other.size).is_nonnegative for other in options):
+            return candidate
+    return options[0]
 
 
 def apply_windows(state: FieldState, windows: Any, node: Node) -> FieldState:

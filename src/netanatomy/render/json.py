@@ -10,7 +10,7 @@ import dataclasses
 import json
 from typing import TYPE_CHECKING, Any
 
-from netanatomy.analysis.receptive_field import field_json
+from netanatomy.analysis.receptive_field import field_json, plain_number
 from netanatomy.render.format import json_number
 from netanatomy.report import SCHEMA
 
@@ -61,8 +61,9 @@ def receptive_field_json(report: Report) -> dict[str, Any] | None:
         "output": field_json(fields.output),
         "misalignments": [
             {"node": m.node, "path": m.path, "op": m.op, "axis": m.axis,
-             "centres": [float(c) for c in m.centres], "sizes": [json_number(s) for s in m.sizes],
-             "offset": float(m.offset)} for m in fields.misalignments],
+             "centres": [plain_number(c) for c in m.centres],
+             "sizes": [plain_number(s) for s in m.sizes], "offset": plain_number(m.offset)}
+            for m in fields.misalignments],
         "unknown_ops": list(fields.unknown_ops),
     }
 

@@ -10,6 +10,7 @@ from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
+from netanatomy.analysis.receptive_field import plain_number
 from netanatomy.render.format import format_shape
 from netanatomy.render.table import tree_labels
 
@@ -71,8 +72,8 @@ def rf_footer(report: Report) -> Text:
                                                           if stride else ""))
         for m in fields.misalignments:
             lines.append(f"Misaligned merge at {m.path or '<root>'} ({m.op}), axis {m.axis}: "
-                         f"field centres {', '.join(str(float(c)) for c in m.centres)} "
-                         f"(off by {float(m.offset)} px), sizes {per_axis(m.sizes)}")
+                         f"field centres {', '.join(str(plain_number(c)) for c in m.centres)} "
+                         f"(off by {plain_number(m.offset)} px), sizes {per_axis(m.sizes)}")
         if fields.unknown_ops:
             lines.append("Ops without a rule (fields passed through unchanged): "
                          + ", ".join(fields.unknown_ops))
