@@ -179,7 +179,8 @@ def residual(ctx: GraphContext, x: TensorInfo, options: Any, where: Where, scope
     """y = body(x) + shortcut(x), the shortcut being the identity unless given."""
     if isinstance(options, list):
         options = {"body": options}
-    merged = block_options(ctx, options, where, {"body": REQUIRED, "shortcut": None})
+    merged = block_options(ctx, options, where, {"body": REQUIRED, "shortcut": None,
+                                                 "name": None})
     ctx.module(where.path, "Residual")
     body_path = child_path(where.path, "body")
     ctx.module(body_path, "Sequential")
@@ -208,7 +209,7 @@ def dense(ctx: GraphContext, x: TensorInfo, options: Any, where: Where, scope: S
           ) -> TensorInfo:
     """DenseNet block: each of n layers sees the concatenation of all previous outputs."""
     merged = block_options(ctx, options, where, {"n": REQUIRED, "growth": REQUIRED,
-                                                 "body": REQUIRED})
+                                                 "body": REQUIRED, "name": None})
     count = ctx.number(merged, "n", where)
     growth = ctx.number(merged, "growth", where)
     if not is_concrete(count):
@@ -233,7 +234,7 @@ def dense(ctx: GraphContext, x: TensorInfo, options: Any, where: Where, scope: S
 
 def repeat(ctx: GraphContext, x: TensorInfo, options: Any, where: Where, scope: Scope
            ) -> TensorInfo:
-    merged = block_options(ctx, options, where, {"n": REQUIRED, "body": REQUIRED})
+    merged = block_options(ctx, options, where, {"n": REQUIRED, "body": REQUIRED, "name": None})
     count = ctx.number(merged, "n", where)
     if not is_concrete(count):
         raise ctx.error("repeat 'n' must be a number", where, "n",
@@ -262,7 +263,7 @@ def named_block(ctx: GraphContext, x: TensorInfo, options: Any, where: Where, sc
                         hint=f"defined blocks: {', '.join(scope.blocks) or 'none'}")
     values = dict(scope.values)
     for key in merged["with"] or {}:
-        values[str(key)] = ctx.number(merged["with"], key, where)
+        values[str(key)] = ctx.number(merged["with"], key, where, allow_zero=True)
     if scope.depth > 32:
         raise ctx.error("blocks nest more than 32 deep (a block using itself?)", where)
     inner = Scope(values, scope.blocks, scope.directory, scope.depth + 1, scope.refs)

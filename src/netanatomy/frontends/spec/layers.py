@@ -305,6 +305,36 @@ def globalavgpool(ctx: GraphContext, x: TensorInfo, o: dict[str, Any], where: Wh
                          ctx.op("adaptive_pool", "globalavgpool", (x,), attrs, where))
 
 
+@layer("adaptiveavgpool", "adaptive average pooling to a fixed output size", size=REQUIRED)
+def adaptiveavgpool(ctx: GraphContext, x: TensorInfo, o: dict[str, Any], where: Where
+                    ) -> TensorInfo:
+    rank = spatial_rank(ctx, x, where, "adaptiveavgpool")
+    sizes = ctx.numbers(o, "size", rank, where)
+    attrs = {"mode": "avg", "output_size": sizes}
+    ctx.record(where.path, "adaptiveavgpool", rank=rank, size=sizes)
+    return simple_module(ctx, where, f"AdaptiveAvgPool{rank}d",
+                         ctx.op("adaptive_pool", "adaptiveavgpool", (x,), attrs, where))
+
+
+@layer("crop", "crop 'amount' positions from both ends of each spatial axis (UNet skips)",
+       amount=REQUIRED)
+def crop(ctx: GraphContext, x: TensorInfo, o: dict[str, Any], where: Where) -> TensorInfo:
+    rank = spatial_rank(ctx, x, where, "crop")
+    amounts = ctx.numbers(o, "amount", rank, where, allow_zero=True)
+    out = x
+    for axis, amount in enumerate(amounts):
+        dim = 2 + axis
+        shape = list(out.shape)
+        shape[dim] = shape[dim] - 2 * amount
+        if is_concrete(shape[dim]) and shape[dim] <= 0:
+            raise ctx.error(f"cropping {amount} from both ends of size {out.shape[dim]} leaves "
+                            "nothing", where, "amount")
+        out = ctx.op("view", "crop", (out,), {"slice": (dim, amount, 1)}, where,
+                     output_shape=tuple(shape))
+    ctx.record(where.path, "crop", amounts=amounts)
+    return simple_module(ctx, where, "Crop", out)
+
+
 @layer("upsample", "upsampling by a scale factor", scale=REQUIRED, mode="nearest")
 def upsample(ctx: GraphContext, x: TensorInfo, o: dict[str, Any], where: Where) -> TensorInfo:
     rank = spatial_rank(ctx, x, where, "upsample")
@@ -331,7 +361,7 @@ def norm_type_name(prefix: str, x: TensorInfo) -> str:
     return f"{prefix}{max(len(x.shape) - 2, 1)}d"
 
 
-@layer("bn", "batch norm (inference: running statistics)")
+@layer("bn", "batch norm (inference: running statistics)", eps=1e-5)
 def bn(ctx: GraphContext, x: TensorInfo, o: dict[str, Any], where: Where) -> TensorInfo:
     ctx.module(where.path, norm_type_name("BatchNorm", x))
     channels = x.shape[1]
@@ -341,7 +371,8 @@ def bn(ctx: GraphContext, x: TensorInfo, o: dict[str, Any], where: Where) -> Ten
         ctx.param(where.path, name, (channels,), buffer=True)
     ctx.param(where.path, "num_batches_tracked", (), buffer=True)
     out = ctx.op("norm", "bn", (x, weight, bias), {"type": "batch", "stats": False}, where)
-    ctx.record(where.path, "bn", rank=max(len(x.shape) - 2, 1), channels=channels)
+    ctx.record(where.path, "bn", rank=max(len(x.shape) - 2, 1), channels=channels,
+               eps=float(o["eps"]))
     ctx.finish(where.path, out)
     return out
 
@@ -396,7 +427,8 @@ def activation(type_name: str, op_name: str) -> Handler:
     return handler
 
 
-for _name, _type in (("relu", "ReLU"), ("elu", "ELU"), ("sigmoid", "Sigmoid"), ("tanh", "Tanh")):
+for _name, _type in (("relu", "ReLU"), ("relu6", "ReLU6"), ("elu", "ELU"),
+                     ("sigmoid", "Sigmoid"), ("tanh", "Tanh")):
     layer(_name, f"{_type} activation")(activation(_type, _name))
 layer("leakyrelu", "Leaky ReLU", slope=0.01)(activation("LeakyReLU", "leakyrelu"))
 
