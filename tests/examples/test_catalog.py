@@ -452,57 +452,51 @@ def test_masked_conv_stack() -> None:
     assert output_field(analyse("masked-conv-stack", N=10)).size == (27, 27)
 
 
-# ------------------------------------------------- what the spec format cannot say (yet)
+# ------------------------------------- spec features the catalog asked for (now present)
 
-@pytest.mark.xfail(strict=True, raises=SpecError,
-                   reason="spec format: no relu6 layer (MobileNet v2 uses ReLU6; the catalog "
-                          "writes relu, counts are unaffected)")
 def test_relu6_layer() -> None:
     report = analyse_text("input: [4, 8, 8]\nlayers:\n  - relu6")
     assert report.layer("0").type == "ReLU6"
+    assert report.totals.elementwise_flops == 4 * 8 * 8          # one per element
 
 
-@pytest.mark.xfail(strict=True, raises=SpecError,
-                   reason="spec format: bn takes no eps/momentum option (torchvision's "
-                          "BasicConv2d uses eps 0.001)")
-def test_bn_eps_option() -> None:
-    analyse_text("input: [4, 8, 8]\nlayers:\n  - bn: {eps: 0.001}")
+def test_bn_eps_option_changes_no_count() -> None:
+    with_eps = analyse_text("input: [4, 8, 8]\nlayers:\n  - bn: {eps: 0.001}")
+    assert with_eps.totals.params == 2 * 4 and with_eps.totals.buffers == 2 * 4 + 1
 
 
-@pytest.mark.xfail(strict=True, raises=SpecError,
-                   reason="spec format: 'with:' values must be positive, so a block cannot "
-                          "take padding 0 as a symbol (inception-v3 needs a separate block "
-                          "for valid convs)")
 def test_block_with_zero_value() -> None:
-    analyse_text("""
+    report = analyse_text("""
 input: [3, 8, 8]
 blocks:
   c: [{conv: {out: 4, k: 3, p: P}}]
 layers:
   - block: {use: c, with: {P: 0}}
 """)
+    assert report.layer("").output_shape == (1, 4, 6, 6)          # valid 3×3: 8 − 2
 
 
-@pytest.mark.xfail(strict=True, raises=SpecError,
-                   reason="spec format: dense, repeat and residual blocks do not accept "
-                          "'name:' (branch and block do)")
 def test_dense_block_name() -> None:
-    analyse_text("""
+    report = analyse_text("""
 input: [8, 8, 8]
 layers:
   - dense: {name: block1, n: 2, growth: 4, body: [{conv: {out: growth, k: 1}}]}
 """)
+    assert report.layer("block1").output_shape == (1, 8 + 2 * 4, 8, 8)   # c0 + l·k
 
 
-@pytest.mark.xfail(strict=True, raises=SpecError,
-                   reason="spec format: no crop layer, so UNet's crop-and-concatenate skip "
-                          "connections (e.g. 568 → 392, centre crop) cannot be written")
 def test_unet_skip_crop() -> None:
-    analyse_text("""
-input: [64, 568, 568]
+    # a UNet level: skip path centre-cropped to the size the way down-and-up gives back
+    report = analyse_text("""
+input: [64, 16, 16]
 layers:
   - branch:
-      - [{crop: {size: 560}}]
+      - [{crop: {size: 8}}]
       - [{maxpool: {k: 2}}, {conv: {out: 128, k: 3}}, {conv: {out: 128, k: 3}},
          {deconv: {out: 64, k: 2, s: 2}}]
 """)
+    # 16 → pool 8 → valid 3×3: 6 → 4 → up-conv ×2: 8; the skip is cropped (16 − 8)/2 = 4
+    assert report.layer("0.1").output_shape == (1, 64, 8, 8)
+    assert report.layer("0.0").output_shape == (1, 64, 8, 8)
+    assert report.layer("").output_shape == (1, 128, 8, 8)
+    assert report.layer("0.0").rf.padding == (-4, -4)        # the crop starts 4 pixels in

@@ -316,22 +316,31 @@ def adaptiveavgpool(ctx: GraphContext, x: TensorInfo, o: dict[str, Any], where: 
                          ctx.op("adaptive_pool", "adaptiveavgpool", (x,), attrs, where))
 
 
-@layer("crop", "crop 'amount' positions from both ends of each spatial axis (UNet skips)",
-       amount=REQUIRED)
+@layer("crop", "centre crop to 'size', or drop 'amount' at both ends, per spatial axis "
+       "(UNet skips)", amount=None, size=None)
 def crop(ctx: GraphContext, x: TensorInfo, o: dict[str, Any], where: Where) -> TensorInfo:
     rank = spatial_rank(ctx, x, where, "crop")
-    amounts = ctx.numbers(o, "amount", rank, where, allow_zero=True)
+    if (o["amount"] is None) == (o["size"] is None):
+        raise ctx.error("crop takes exactly one of 'amount' or 'size'", where,
+                        hint="size: 392 crops the centre to 392; amount: 88 drops 88 per end")
+    if o["size"] is not None:
+        sizes = ctx.numbers(o, "size", rank, where)
+        befores = tuple(floordiv(full - size, 2) for full, size in zip(x.shape[2:], sizes))
+    else:
+        befores = ctx.numbers(o, "amount", rank, where, allow_zero=True)
+        sizes = tuple(full - 2 * amount for full, amount in zip(x.shape[2:], befores))
     out = x
-    for axis, amount in enumerate(amounts):
+    for axis, (before, size) in enumerate(zip(befores, sizes)):
         dim = 2 + axis
+        if is_concrete(size) and (size <= 0 or size > x.shape[dim]
+                                  or (is_concrete(before) and before < 0)):
+            raise ctx.error(f"cannot crop axis of size {x.shape[dim]} to {size}", where,
+                            hint="the crop must leave between 1 and all positions")
         shape = list(out.shape)
-        shape[dim] = shape[dim] - 2 * amount
-        if is_concrete(shape[dim]) and shape[dim] <= 0:
-            raise ctx.error(f"cropping {amount} from both ends of size {out.shape[dim]} leaves "
-                            "nothing", where, "amount")
-        out = ctx.op("view", "crop", (out,), {"slice": (dim, amount, 1)}, where,
+        shape[dim] = size
+        out = ctx.op("view", "crop", (out,), {"slice": (dim, before, 1)}, where,
                      output_shape=tuple(shape))
-    ctx.record(where.path, "crop", amounts=amounts)
+    ctx.record(where.path, "crop", starts=befores, sizes=sizes)
     return simple_module(ctx, where, "Crop", out)
 
 

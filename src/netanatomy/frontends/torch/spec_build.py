@@ -76,7 +76,7 @@ FACTORIES: dict[str, Callable[[Mapping[str, Any]], nn.Module]] = {
                                                   ceil_mode=s["ceil_mode"])),
     "globalavgpool": lambda s: dims(s["rank"], "AdaptiveAvgPool")(1),
     "adaptiveavgpool": lambda s: dims(s["rank"], "AdaptiveAvgPool")(tuple(s["size"])),
-    "crop": lambda s: layers.Crop(tuple(s["amounts"])),
+    "crop": lambda s: layers.Crop(tuple(s["starts"]), tuple(s["sizes"])),
     "upsample": lambda s: nn.Upsample(scale_factor=s["scale"], mode=s["mode"]),
     "bn": lambda s: dims(s["rank"], "BatchNorm")(s["channels"], eps=s["eps"]),
     "gn": lambda s: nn.GroupNorm(s["groups"], s["channels"]),
