@@ -13,7 +13,6 @@ import sympy
 
 from netanatomy.analysis.receptive_field import Field
 from netanatomy.analysis.summary import summarize
-from netanatomy.errors import SpecError
 from netanatomy.frontends.spec import load_spec, spec_graph
 from netanatomy.report import LayerRow, Report
 
