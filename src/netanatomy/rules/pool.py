@@ -21,14 +21,16 @@ from netanatomy.symbolic import Dim, ceildiv, floordiv, is_concrete, prod, to_fr
 def pool_output_size(size: Dim, kernel: Dim, stride: Dim, pad_before: Dim, pad_after: Dim,
                      dilation: Dim, ceil_mode: bool) -> Dim:
     """PyTorch's pooling output size, including the ceil_mode rule that the last window
-    must start inside the input or its left padding (applied when sizes are concrete)."""
+    must start inside the input or its left padding (a sympy Piecewise with symbols)."""
     span = size + pad_before + pad_after - dilation * (kernel - 1) - 1
     if not ceil_mode:
         return floordiv(span, stride) + 1
     out = ceildiv(span, stride) + 1
-    if is_concrete(out) and is_concrete(size) and (out - 1) * stride >= size + pad_before:
-        out -= 1
-    return out
+    if all(is_concrete(v) for v in (out, stride, size, pad_before)):
+        return out - 1 if (out - 1) * stride >= size + pad_before else out
+    import sympy
+
+    return sympy.Piecewise((out - 1, (out - 1) * stride >= size + pad_before), (out, True))
 
 
 @formula("pool", "output_shapes")

@@ -62,18 +62,25 @@ def formula(kinds: str | tuple[str, ...], metric: str) -> Callable[[F], F]:
     kind_names = (kinds,) if isinstance(kinds, str) else kinds
 
     def register(function: F) -> F:
+        taken = [kind for kind in kind_names if metric in _FORMULAS.get(kind, {})]
+        taken += [kind for kind in set(kind_names) if kind_names.count(kind) > 1]
+        if taken:  # refuse the whole registration: the registry stays unchanged
+            raise RuleError(f"op kind {taken[0]!r} already has a {metric!r} formula")
         for kind in kind_names:
-            by_metric = _FORMULAS.setdefault(kind, {})
-            if metric in by_metric:
-                raise RuleError(f"op kind {kind!r} already has a {metric!r} formula")
-            by_metric[metric] = function
+            _FORMULAS.setdefault(kind, {})[metric] = function
         return function
 
     return register
 
 
 def get_formula(kind: str, metric: str) -> Callable[..., Any] | None:
-    """The formula for ``metric`` of ``kind``, or None when the rule does not give it."""
+    """The formula for ``metric`` of ``kind``, or None when the rule does not give it.
+
+    Raises:
+        RuleError: ``metric`` is not one of :data:`METRICS` (a misspelt name).
+    """
+    if metric not in METRICS:
+        raise RuleError(f"unknown metric {metric!r}; expected one of {', '.join(METRICS)}")
     return _FORMULAS.get(kind, {}).get(metric)
 
 

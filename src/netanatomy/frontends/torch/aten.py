@@ -258,12 +258,12 @@ ELEMENTWISE = (
     "ceil round trunc frac clamp clamp_min clamp_max clip minimum maximum fmax fmin where "
     "eq ne lt le gt ge logical_and logical_or logical_not logical_xor bitwise_and "
     "bitwise_or bitwise_not bitwise_xor masked_fill lerp addcmul addcdiv fmod remainder "
-    "floor_divide square isnan isinf isfinite nan_to_num hypot xlogy bernoulli"
+    "floor_divide square isnan isinf isfinite nan_to_num hypot xlogy bernoulli cumsum cumprod"
 ).split()
 
 REDUCTIONS = (
     "sum mean amax amin var std var_mean std_mean prod argmax argmin logsumexp norm "
-    "linalg_vector_norm any all cumsum cumprod count_nonzero nonzero"
+    "linalg_vector_norm any all count_nonzero nonzero"
 ).split()
 
 VIEWS = (
@@ -314,7 +314,7 @@ def build_table() -> dict[str, Adapter]:
     table["aten.slice"] = adapt_slice
     table["aten.native_dropout"] = plain("dropout")
     table["aten.cat"] = adapt_concat
-    table["aten.stack"] = adapt_concat
+    table["aten.stack"] = plain("copy")      # a new axis: data movement, not a concat
     table["aten.convolution"] = adapt_convolution
     table["aten._convolution"] = adapt_convolution
     for name in ("mm", "bmm", "mv", "dot", "vdot", "matmul"):
