@@ -20,6 +20,15 @@ CONTAINERS = {"Sequential": "sequential", "Branch": "branch", "Residual": "resid
 """Container module types and their factory names."""
 
 REQUIRED = object()
+
+
+def whole_number(value: Any) -> Any:
+    """A float (or a sympy number) rounded to the nearest int; expressions unchanged."""
+    if isinstance(value, float):
+        return round(value)
+    if getattr(value, "is_number", False) and not getattr(value, "free_symbols", True):
+        return round(float(value))
+    return value
 """Marks a layer option that has no default."""
 
 
@@ -69,21 +78,24 @@ class GraphContext:
                           itemsize or self.itemsize, param)
 
     def number(self, options: Mapping[str, Any], key: str, where: Where,
-               positive: bool = True, allow_zero: bool = False) -> Any:
-        """Evaluate option ``key`` as a number or expression, checking its sign."""
+               positive: bool = True, allow_zero: bool = False, whole: bool = True) -> Any:
+        """Evaluate option ``key`` as a number or expression, checking its sign. Sizes are
+        ``whole``: a fractional value (``224*rho`` with rho = 0.857) is rounded to the
+        nearest integer, as width and resolution multipliers are in practice."""
         raw = options[key]
         try:
             value = evaluate(raw, self.values)
         except ExpressionError as error:
             raise self.error(str(error), where, key,
                              hint="use numbers, symbol names and + - * / // ** %") from None
+        value = whole_number(value) if whole else value
         if is_concrete(value) and positive and (value < 0 or (value == 0 and not allow_zero)):
             bound = "0 or more" if allow_zero else "positive"
             raise self.error(f"'{key}' must be {bound}, found {value}", where, key)
         return value
 
     def numbers(self, options: Mapping[str, Any], key: str, rank: int, where: Where,
-                allow_zero: bool = False) -> tuple[Any, ...]:
+                allow_zero: bool = False, whole: bool = True) -> tuple[Any, ...]:
         """An option given as one value or one per spatial axis, expanded to ``rank``."""
         raw = options[key]
         if isinstance(raw, list):
@@ -91,9 +103,9 @@ class GraphContext:
                 raise self.error(f"'{key}' has {len(raw)} values but the input has {rank} "
                                  "spatial axes", where, key,
                                  hint=f"give one value or {rank}")
-            return tuple(self.number({key: item}, key, where, allow_zero=allow_zero)
-                         for item in raw)
-        value = self.number(options, key, where, allow_zero=allow_zero)
+            return tuple(self.number({key: item}, key, where, allow_zero=allow_zero,
+                                     whole=whole) for item in raw)
+        value = self.number(options, key, where, allow_zero=allow_zero, whole=whole)
         return (value,) * rank
 
     def param(self, path: str, name: str, shape: Shape, *, trainable: bool = True,

@@ -351,7 +351,7 @@ def upsample(ctx: GraphContext, x: TensorInfo, o: dict[str, Any], where: Where) 
     if o["mode"] != "nearest" and ranks.get(o["mode"]) != rank:
         raise ctx.error(f"mode {o['mode']!r} does not fit a {rank}-D input", where, "mode",
                         hint="nearest for any; linear 1-D, bilinear/bicubic 2-D, trilinear 3-D")
-    scales = ctx.numbers(o, "scale", rank, where)
+    scales = ctx.numbers(o, "scale", rank, where, whole=False)
     sizes = tuple(scaled_size(size, scale) for size, scale in zip(x.shape[2:], scales))
     attrs = {"mode": o["mode"], "output_size": sizes}
     ctx.record(where.path, "upsample", scale=scales, mode=o["mode"])

@@ -13,7 +13,7 @@ from typing import Any
 
 from netanatomy.errors import SpecError
 from netanatomy.frontends.spec.builder import Scope, walk_layers
-from netanatomy.frontends.spec.context import GraphContext, Where
+from netanatomy.frontends.spec.context import GraphContext, Where, whole_number
 from netanatomy.frontends.spec.expressions import ExpressionError, evaluate
 from netanatomy.frontends.spec.source import LocatedDict, Position, load_yaml
 from netanatomy.ir.graph import CaptureInfo, Graph, TensorInfo
@@ -80,7 +80,7 @@ def input_tensor(ctx: GraphContext, spec: Spec) -> TensorInfo:
         layout, raw = next(iter(raw.items()))
     values = raw if isinstance(raw, list) else [raw]
     try:
-        sizes = tuple(evaluate(v, ctx.values) for v in values)
+        sizes = tuple(whole_number(evaluate(v, ctx.values)) for v in values)
     except ExpressionError as error:
         raise ctx.error(str(error), where, "input") from None
     for size in sizes:
