@@ -58,4 +58,26 @@ class DenseBlock(nn.Module):
         return x
 
 
-__all__ = ["Branch", "DenseBlock", "Residual", "SpecNetwork"]
+class InceptionV1(Branch):
+    """GoogLeNet's Inception module with 1×1 reductions (Szegedy et al. 2014): branches
+    1×1; 1×1 → 3×3; 1×1 → 5×5; 3×3 max-pool (stride 1) → 1×1 pool projection, each conv
+    followed by ReLU, concatenated to c1 + c3 + c5 + pool_proj channels at the same size.
+    """
+
+    def __init__(self, in_channels: int, c1: int, c3_reduce: int, c3: int, c5_reduce: int,
+                 c5: int, pool_proj: int) -> None:
+        super().__init__()
+
+        def conv(cin: int, cout: int, k: int) -> list[nn.Module]:
+            return [nn.Conv2d(cin, cout, k, padding=k // 2), nn.ReLU()]
+
+        self.add_module("0", nn.Sequential(*conv(in_channels, c1, 1)))
+        self.add_module("1", nn.Sequential(*conv(in_channels, c3_reduce, 1),
+                                           *conv(c3_reduce, c3, 3)))
+        self.add_module("2", nn.Sequential(*conv(in_channels, c5_reduce, 1),
+                                           *conv(c5_reduce, c5, 5)))
+        self.add_module("3", nn.Sequential(nn.MaxPool2d(3, 1, 1),
+                                           *conv(in_channels, pool_proj, 1)))
+
+
+__all__ = ["Branch", "DenseBlock", "InceptionV1", "Residual", "SpecNetwork"]

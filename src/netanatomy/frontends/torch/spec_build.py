@@ -68,7 +68,7 @@ FACTORIES: dict[str, Callable[[Mapping[str, Any]], nn.Module]] = {
         bias=s["bias"], dilation=s["dilation"]),
     "maskedconv": lambda s: layers.MaskedConv2d(
         s["in_channels"], s["out_channels"], s["kernel"], s["mask_type"],
-        padding=tuple(p for p, _ in s["padding"]), bias=s["bias"]),
+        padding=s["padding"], bias=s["bias"]),
     "pool": lambda s: (dims(s["rank"], "MaxPool")(s["kernel"], s["stride"], s["padding"],
                                                   ceil_mode=s["ceil_mode"])
                        if s["mode"] == "max" else
