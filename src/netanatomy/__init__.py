@@ -1,11 +1,13 @@
 """netanatomy: what a neural network costs and how it behaves, layer by layer.
 
-Public API: :func:`analyze` (PyTorch model → :class:`Report`) and the error types.
+Public API: :func:`analyze` (PyTorch model → :class:`Report`), :func:`diagnose` (a real
+forward/backward pass → :class:`~netanatomy.diagnostics.result.DiagnoseReport`),
+:func:`lint` (static checks) and the error types.
 Conventions: MAC = multiply + accumulate; FLOPs of linear algebra = 2 × MACs; elementwise
 work (bias adds, norms, activations) is counted apart as ``elementwise_flops``.
 """
 
-from netanatomy.api import analyze
+from netanatomy.api import analyze, diagnose, lint
 from netanatomy.errors import (
     CaptureError,
     InputSpecError,
@@ -30,4 +32,6 @@ __all__ = [
     "UncountedOpsError",
     "UsageError",
     "analyze",
+    "diagnose",
+    "lint",
 ]

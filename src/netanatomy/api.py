@@ -110,3 +110,37 @@ def capture_with_fallback(model: Any, args: tuple[Any, ...], kwargs: dict[str, A
                                "on the CPU instead") from error
         note = f"ran on cpu: meta tensors could not run the model ({error})"
         return capture(model, args, kwargs, device="cpu", training=training, notes=(note,))
+
+
+def diagnose(model: Any, batch: Any = None, **options: Any) -> Any:
+    """Run ``model`` for real on ``batch`` (or ``input_size=`` for a synthetic one) and
+    return a :class:`~netanatomy.diagnostics.result.DiagnoseReport`: activation and
+    gradient statistics per layer, a vanishing/exploding verdict, initialisation and
+    spectral checks, lints and the effective receptive field. The model is never changed.
+    Options: see :func:`netanatomy.diagnostics.run.diagnose`."""
+    from netanatomy.diagnostics.run import diagnose as run_diagnose
+
+    return run_diagnose(model, batch, **options)
+
+
+def lint(model: Any, input_size: Any = None, *, example_inputs: Any = None,
+         dtype: Any = None, batch_size: int | None = None,
+         object_size: int | None = None) -> tuple[Any, ...]:
+    """Static checks (codes NA001…NA008, see :mod:`netanatomy.diagnostics.lints`) on the
+    training-mode graph captured on meta tensors; the weight-initialisation checks need
+    real parameter values and are skipped for a model on the meta device.
+
+    Args:
+        batch_size: the training batch (default: the input's first axis), for NA002.
+        object_size: typical object size in input pixels, for NA005.
+    """
+    from netanatomy.diagnostics.graph_walk import DataFlow
+    from netanatomy.diagnostics.init_check import init_checks
+    from netanatomy.diagnostics.lints import LintOptions, lint_graph
+
+    report = analyze(model, input_size, example_inputs=example_inputs, dtype=dtype,
+                     training=True)
+    params = {name: p for name, p in model.named_parameters() if not p.is_meta}
+    checks = init_checks(DataFlow(report.graph), params)
+    return lint_graph(report.graph, report, LintOptions(batch_size, object_size),
+                      dict(model.named_modules()), checks)

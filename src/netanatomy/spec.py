@@ -97,6 +97,11 @@ def input_shape(spec: str | Path | Spec, symbols: Mapping[str, Any] | None = Non
     return tuple(graph.inputs[0].shape)
 
 
+def input_dtype(spec: str | Path | Spec, symbols: Mapping[str, Any] | None = None) -> str:
+    """``"float32"``, or ``"int64"`` for a spec whose input is token ids."""
+    return str(spec_graph(load(spec), symbols).inputs[0].dtype)
+
+
 def parse_assignments(texts: list[str]) -> dict[str, Any]:
     """``["K=5,F=16", "alpha=0.5"]`` → ``{"K": 5, "F": 16, "alpha": 0.5}``.
 

@@ -227,6 +227,192 @@ def rf_json(report: object, depth: int | None, measured: dict | None) -> str:
     return json.dumps(data, indent=2)
 
 
+def load_for_diagnosis(target: str, inputs: list[str],
+                       settings: list[str]) -> tuple[Any, list[str]]:
+    """The model to run for real (a spec is built) and the input shapes (a spec's own
+    input with batch 8 unless --input is given)."""
+    from netanatomy import spec
+
+    if spec.is_spec_target(target):
+        assignments = spec.parse_assignments(settings)
+        model = spec.build(target, assignments)
+        if not inputs:
+            shape = spec.input_shape(target, assignments)[1:]
+            dtype = spec.input_dtype(target, assignments)
+            inputs = ["x".join(map(str, (8, *shape))) + f":{dtype}"]
+        return model, inputs
+    if settings:
+        raise UsageError("--set is for spec targets (*.yaml, example:NAME)")
+    return resolve_target(target, inputs)
+
+
+@app.command()
+def diagnose(
+    target: Annotated[str, typer.Argument(
+        help="Model ('pkg.module:name', 'file.py:name', 'zoo:NAME') or a spec "
+             "('file.yaml', 'example:NAME'), run for real.")] = DEFAULT_TARGET,
+    input: Annotated[list[str], typer.Option(
+        "--input", "-i", help="Synthetic batch SHAPE[:dtype], e.g. 8x3x64x64 "
+                              "(repeatable).")] = [],  # noqa: B006
+    data: Annotated[Path | None, typer.Option(
+        "--data", help="A torch.save'd batch: x, (x, y) or {'x': …, 'y': …}.")] = None,
+    loss: Annotated[str | None, typer.Option(
+        "--loss", help="ce, mse or sum (default: ce for (N, C) logits, else mse).")] = None,
+    steps: Annotated[int, typer.Option(
+        "--steps", help="Passes; >1 runs SGD steps on a private copy in between.")] = 1,
+    lr: Annotated[float, typer.Option("--lr", help="SGD learning rate for --steps.")] = 0.01,
+    device: Annotated[str, typer.Option(help="cpu or cuda.")] = "cpu",
+    eval_mode: Annotated[bool, typer.Option(
+        "--eval", help="Run in eval mode (running statistics, no dropout).")] = False,
+    seed: Annotated[int, typer.Option(help="Seed of the synthetic batch and dropout.")] = 0,
+    erf_layer: Annotated[str | None, typer.Option(
+        "--erf-layer", help="Layer path of the effective receptive field.")] = None,
+    object_size: Annotated[int | None, typer.Option(
+        "--object-size", help="Typical object size in input pixels (lint NA005).")] = None,
+    depth: Annotated[int | None, typer.Option("--depth", "-d", help="Deepest level shown.")]
+    = None,
+    format: Annotated[OutputFormat, typer.Option("--format", "-f", help="table or json.")]
+    = OutputFormat.table,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to a file.")]
+    = None,
+    plot: Annotated[Path | None, typer.Option(
+        "--plot", help="PNG of gradient and activation statistics against depth; the "
+                       "effective receptive field goes beside it (NAME-erf.png).")] = None,
+    width: Annotated[int | None, typer.Option(help="Table width in columns.")] = None,
+    set: Annotated[list[str], typer.Option(
+        "--set", help="Spec symbol values, e.g. --set K=5.")] = [],  # noqa: B006
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False,
+) -> None:
+    """Run the model for real: activations, gradients, initialisation, spectra, lints."""
+    try:
+        report = run_diagnose(target, input, data, loss, steps, lr, device, not eval_mode,
+                              seed, erf_layer, object_size, set)
+        if plot is not None:
+            write_diagnose_plots(report, plot, target)
+        if format is OutputFormat.json:
+            emit(report.to_json(depth), output)
+        elif format is OutputFormat.csv:
+            raise UsageError("diagnose writes table or json")
+        else:
+            emit(report.render(3 if depth is None else depth, width), output)
+    except typer.Exit:
+        raise
+    except Exception as error:  # every failure reaches the user as one clear message
+        fail(error, debug)
+
+
+def run_diagnose(target: str, inputs: list[str], data: Path | None, loss: str | None,
+                 steps: int, lr: float, device: str, training: bool, seed: int,
+                 erf_layer: str | None, object_size: int | None, settings: list[str]) -> Any:
+    from netanatomy.diagnostics.lints import LintOptions
+    from netanatomy.diagnostics.run import diagnose as run
+
+    if data is not None and inputs:
+        raise UsageError("give --data or --input, not both")
+    batch, target_tensor = None, None
+    if data is not None:
+        from netanatomy import spec
+        from netanatomy.diagnostics.batch import load_batch
+
+        model = spec.build(target, spec.parse_assignments(settings)) \
+            if spec.is_spec_target(target) else load_target_only(target)
+        batch, target_tensor = load_batch(data, device)
+        inputs = []
+    else:
+        model, inputs = load_for_diagnosis(target, inputs, settings)
+    with progress_bar(steps) as advance:
+        return run(model, batch, target=target_tensor, input_size=inputs or None,
+                   loss_fn=loss, steps=steps, lr=lr, device=device, training=training,
+                   seed=seed, erf_layer=erf_layer,
+                   lint_options=LintOptions(object_size=object_size), progress=advance)
+
+
+def load_target_only(target: str) -> Any:
+    from netanatomy.frontends.torch.target import load_target
+
+    return load_target(target)
+
+
+def progress_bar(steps: int) -> Any:
+    """A rich progress bar on stderr for multi-step runs (a no-op context otherwise)."""
+    import contextlib
+
+    if steps <= 1:
+        return contextlib.nullcontext(None)
+    from rich.console import Console
+    from rich.progress import Progress
+
+    @contextlib.contextmanager
+    def bar() -> Any:
+        with Progress(console=Console(stderr=True), transient=True) as progress:
+            task = progress.add_task("diagnose", total=steps)
+
+            def advance(step: int, total: int, value: float) -> None:
+                progress.update(task, completed=step, description=f"loss {value:.4g}")
+
+            yield advance
+
+    return bar()
+
+
+def write_diagnose_plots(report: Any, plot: Path, target: str) -> None:
+    from netanatomy.render.diagnose_plot import plot_diagnostics, plot_effective_field
+
+    plot_diagnostics(report, plot, title=f"Diagnostics of {target}")
+    typer.echo(f"wrote {plot}", err=True)
+    if report.erf is not None:
+        erf_path = plot.with_name(f"{plot.stem}-erf{plot.suffix}")
+        plot_effective_field(report.erf, erf_path, title=f"Effective receptive field of "
+                                                         f"{report.erf.path}")
+        typer.echo(f"wrote {erf_path}", err=True)
+
+
+@app.command()
+def lint(
+    target: Annotated[str, typer.Argument(
+        help="Model ('pkg.module:name', 'file.py:name', 'zoo:NAME') or a spec.")]
+    = DEFAULT_TARGET,
+    input: Annotated[list[str], typer.Option(
+        "--input", "-i", help="Input SHAPE[:dtype] (its first axis is the batch).")] = [],  # noqa: B006
+    batch_size: Annotated[int | None, typer.Option(
+        "--batch-size", help="Training batch size for NA002 (default: the input's).")] = None,
+    object_size: Annotated[int | None, typer.Option(
+        "--object-size", help="Typical object size in input pixels (NA005).")] = None,
+    format: Annotated[OutputFormat, typer.Option("--format", "-f", help="table or json.")]
+    = OutputFormat.table,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to a file.")]
+    = None,
+    strict: Annotated[bool, typer.Option("--strict", help="Exit 1 when any lint fires.")]
+    = False,
+    set: Annotated[list[str], typer.Option(
+        "--set", help="Spec symbol values, e.g. --set K=5.")] = [],  # noqa: B006
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False,
+) -> None:
+    """Static checks with codes, the parameters wasted, and the fix (no real run)."""
+    import json
+
+    import netanatomy
+    from netanatomy.render.diagnose_json import lint_document
+    from netanatomy.render.diagnose_table import render_lint_text
+
+    try:
+        model, inputs = load_for_diagnosis(target, input, set)
+        notes = []
+        if any(p.is_meta for p in model.parameters()):
+            notes.append("parameters on the meta device: initialisation not checked")
+        lints = netanatomy.lint(model, inputs, batch_size=batch_size, object_size=object_size)
+        if format is OutputFormat.json:
+            emit(json.dumps(lint_document(lints, notes), indent=2), output)
+        else:
+            emit(render_lint_text(lints, notes), output)
+        if strict and lints:
+            raise typer.Exit(1)
+    except typer.Exit:
+        raise
+    except Exception as error:  # every failure reaches the user as one clear message
+        fail(error, debug)
+
+
 @app.command()
 def compare(
     first: Annotated[str, typer.Argument(help="First model or spec (the baseline).")],

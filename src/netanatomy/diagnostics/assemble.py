@@ -1,0 +1,81 @@
+"""Turning what the hooks recorded into a :class:`DiagnoseReport`: per-layer rows, the
+initialisation and spectral checks, the verdict, the lints and the effective field."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from netanatomy.diagnostics.graph_walk import DataFlow
+from netanatomy.diagnostics.init_check import init_checks
+from netanatomy.diagnostics.lints import LintOptions, lint_graph
+from netanatomy.diagnostics.recorder import Recording
+from netanatomy.diagnostics.result import DiagnoseReport, EffectiveField, StepRecord
+from netanatomy.diagnostics.spectral import sigma_max
+from netanatomy.diagnostics.verdict import judge
+
+
+def static_report(model: nn.Module, inputs: tuple[torch.Tensor, ...]) -> tuple[Any, str]:
+    """The training-mode analysis on meta (graph, receptive fields), or a note why not."""
+    import netanatomy
+
+    try:
+        return netanatomy.analyze(model, example_inputs=inputs, training=True), ""
+    except Exception as error:  # the diagnosis goes on without lints
+        return None, f"static analysis failed, lints skipped: {error}"
+
+
+def assemble(model: nn.Module, work: nn.Module, inputs: tuple[torch.Tensor, ...],
+             record: Recording, history: list[StepRecord], loss_name: str, device: str,
+             training: bool, seed: int, spectral: bool, effective_field: bool,
+             erf_layer: str | None, erf_fraction: float,
+             options: LintOptions) -> DiagnoseReport:
+    from netanatomy.diagnostics.run import all_finite, layer_row
+
+    notes: list[str] = []
+    modules = dict(work.named_modules())
+    report, note = static_report(model, inputs)
+    notes += [note] if note else []
+    params = dict(work.named_parameters())
+    checks = init_checks(DataFlow(report.graph), params) if report is not None else ()
+    by_param = {check.param: check for check in checks}
+    sigmas = {path: sigma_max(module, record.records[path].input_shape)
+              if spectral else (None, None) for path, module in modules.items()}
+    rows = tuple(layer_row(path, module, record.records[path],
+                           by_param.get(f"{path}.weight" if path else "weight"), sigmas[path])
+                 for path, module in modules.items())
+    verdict = judge(record, modules, {p: s[0] for p, s in sigmas.items()}, all_finite(work))
+    lints = lint_graph(report.graph, report, options, modules, checks) \
+        if report is not None else ()
+    erf = None
+    if effective_field and inputs[0].is_floating_point() and inputs[0].dim() >= 3:
+        erf, note = measure_erf(work, inputs, erf_layer, erf_fraction, report)
+        notes += [note] if note else []
+    return DiagnoseReport(layers=rows, verdict=verdict, lints=lints, loss=history[-1].loss,
+                          loss_name=loss_name, input_shapes=tuple(tuple(t.shape)
+                                                                  for t in inputs),
+                          device=device, training=training, seed=seed, steps=tuple(history),
+                          erf=erf, notes=tuple(notes))
+
+
+def measure_erf(work: nn.Module, inputs: tuple[torch.Tensor, ...], layer: str | None,
+                fraction: float, report: Any) -> tuple[EffectiveField | None, str]:
+    """The ERF of ``layer`` (default: the last spatial one) beside its computed field."""
+    from netanatomy.diagnostics.erf import default_erf_layer, effective_receptive_field
+    from netanatomy.errors import NetanatomyError
+
+    try:
+        path = layer if layer is not None else default_erf_layer(work, inputs)
+        theoretical = None
+        if report is not None:
+            field = report.layer(path).rf
+            if field is not None and not field.is_global and all(
+                    isinstance(s, int) for s in field.size):
+                theoretical = tuple(field.size)
+        return effective_receptive_field(work, inputs, path, fraction, theoretical), ""
+    except (NetanatomyError, KeyError) as error:
+        if layer is not None:
+            raise
+        return None, f"effective receptive field not measured: {error}"

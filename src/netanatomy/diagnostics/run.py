@@ -1,0 +1,185 @@
+"""``diagnose``: one (or a few) real forward/backward passes on a private copy of the
+model, with per-layer statistics, a gradient verdict, initialisation and spectral checks,
+lints and the effective receptive field. The user's model, its gradients and the global
+RNG state are left exactly as they were."""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import torch
+from torch import nn
+
+from netanatomy.diagnostics.batch import (
+    check_loss_name,
+    default_loss_name,
+    loss_value,
+    output_tensor,
+    synthetic_batch,
+    synthetic_target,
+)
+from netanatomy.diagnostics.lints import LintOptions
+from netanatomy.diagnostics.recorder import Recording, recording
+from netanatomy.diagnostics.result import (
+    DiagnoseReport,
+    InitCheck,
+    LayerDiagnostics,
+    ParamStats,
+    StepRecord,
+)
+from netanatomy.errors import CaptureError, UsageError
+
+
+def diagnose(model: nn.Module, batch: Any = None, *, target: Any = None,
+             input_size: Any = None, loss_fn: str | Callable[[Any, Any], torch.Tensor] |
+             None = None, steps: int = 1, lr: float = 0.01, device: str = "cpu",
+             training: bool = True, seed: int = 0, spectral: bool = True,
+             effective_field: bool = True, erf_layer: str | None = None,
+             erf_fraction: float = 0.95, lint_options: LintOptions | None = None,
+             progress: Callable[[int, int, float], None] | None = None) -> DiagnoseReport:
+    """Run ``model`` for real on a batch and report how well it can learn.
+
+    Args:
+        model: an ``nn.Module`` with real (non-meta) parameters; never modified.
+        batch: the input tensor, or a tuple of positional inputs. Or give ``input_size``
+            (shapes / ``"SHAPE[:dtype]"`` strings) for a synthetic standard-normal batch.
+        target: the loss target; synthetic (seeded) when omitted.
+        loss_fn: ``"ce"`` (cross entropy), ``"mse"``, ``"sum"`` or a callable
+            ``loss_fn(output, target)``; default ce for (N, C) logits, else mse.
+        steps: passes; with more than one, SGD steps (``lr``) on the private copy in
+            between, and the report holds the last pass and the loss of each.
+        device: where the copy runs (``cpu``, ``cuda``).
+        training: train mode (batch statistics, dropout on) — the default.
+        seed: seeds the synthetic batch, target and dropout.
+        spectral, effective_field: skip the power iterations / the ERF pass when False.
+        erf_layer, erf_fraction: the layer of the ERF (default: the last spatial one) and
+            the share of the gradient mass its size holds.
+        lint_options: batch size and object size for the lints.
+        progress: called as ``progress(step, steps, loss)`` after every pass.
+
+    Raises:
+        UsageError: bad arguments, or a model on the meta device. CaptureError: the model
+        failed on the batch.
+    """
+    if not isinstance(model, nn.Module):
+        raise UsageError(f"diagnose() needs an nn.Module, got {type(model).__name__}")
+    if steps < 1:
+        raise UsageError(f"steps must be at least 1, got {steps}")
+    if any(p.is_meta for p in model.parameters()):
+        raise UsageError("diagnostics run the model for real, but its parameters are on the "
+                         "meta device: build it on the CPU (or use 'summary', which needs "
+                         "no values)")
+    name = loss_fn if isinstance(loss_fn, str) or loss_fn is None else None
+    if name is not None:
+        check_loss_name(name)
+    devices = [torch.device(device).index or 0] if torch.device(device).type == "cuda" else []
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(seed)
+        return run_diagnosis(model, batch, target, input_size, loss_fn, steps, lr, device,
+                             training, seed, spectral, effective_field, erf_layer,
+                             erf_fraction, lint_options or LintOptions(), progress)
+
+
+def prepare_inputs(work: nn.Module, batch: Any, input_size: Any, seed: int,
+                   device: str) -> tuple[torch.Tensor, ...]:
+    if (batch is None) == (input_size is None):
+        raise UsageError("give exactly one of batch or input_size=")
+    if batch is None:
+        shapes = [input_size] if isinstance(input_size, str) or (
+            isinstance(input_size, Sequence) and all(isinstance(s, int) for s in input_size)
+        ) else list(input_size)
+        return synthetic_batch(work, shapes, seed, device)
+    inputs = (batch,) if isinstance(batch, torch.Tensor) else tuple(batch)
+    if not all(isinstance(t, torch.Tensor) for t in inputs):
+        raise UsageError("batch must be a tensor or a tuple of tensors")
+    return tuple(t.to(device) for t in inputs)
+
+
+def run_diagnosis(model: nn.Module, batch: Any, target: Any, input_size: Any, loss_fn: Any,
+                  steps: int, lr: float, device: str, training: bool, seed: int,
+                  spectral: bool, effective_field: bool, erf_layer: str | None,
+                  erf_fraction: float, options: LintOptions,
+                  progress: Callable[[int, int, float], None] | None) -> DiagnoseReport:
+    work = copy.deepcopy(model).to(device)
+    work.train(training)
+    inputs = prepare_inputs(work, batch, input_size, seed, device)
+    history: list[StepRecord] = []
+    optimizer = torch.optim.SGD([p for p in work.parameters() if p.requires_grad], lr=lr) \
+        if steps > 1 else None
+    with recording(work) as record:
+        for step in range(steps):
+            loss, loss_name, target = one_pass(work, inputs, target, loss_fn, record, seed)
+            history.append(StepRecord(step, float(loss), grad_norms(work)))
+            if progress is not None:
+                progress(step + 1, steps, float(loss))
+            if optimizer is not None and step < steps - 1:
+                optimizer.step()
+    from netanatomy.diagnostics.assemble import assemble
+
+    return assemble(model, work, inputs, record, history, loss_name, device, training, seed,
+                    spectral, effective_field, erf_layer, erf_fraction, options)
+
+
+def one_pass(work: nn.Module, inputs: tuple[torch.Tensor, ...], target: Any, loss_fn: Any,
+             record: Recording, seed: int) -> tuple[float, str, Any]:
+    """Forward, loss and backward; returns (loss, loss name, target used)."""
+    record.new_pass()
+    work.zero_grad(set_to_none=True)
+    live = tuple(t.detach().clone().requires_grad_(True) if t.is_floating_point() else t
+                 for t in inputs)
+    try:
+        output = work(*live)
+    except Exception as error:
+        shapes = ", ".join(str(tuple(t.shape)) for t in inputs)
+        raise CaptureError(f"the model failed on the batch of shape {shapes}: "
+                           f"{type(error).__name__}: {error}") from error
+    result = output_tensor(output)
+    if callable(loss_fn):
+        loss, name = loss_fn(output, target), "custom"
+    else:
+        name = loss_fn or default_loss_name(result, target)
+        target = target if target is not None else synthetic_target(name, result, seed)
+        loss = loss_value(name, result, target)
+    if not isinstance(loss, torch.Tensor) or loss.dim() != 0:
+        raise UsageError("the loss must be a scalar tensor")
+    loss.backward()
+    return float(loss.detach()), name, target
+
+
+def grad_norms(work: nn.Module) -> dict[str, float]:
+    return {name: float(p.grad.detach().double().norm()) for name, p in
+            work.named_parameters() if p.grad is not None}
+
+
+def param_stats(module: nn.Module, prefix: str) -> tuple[ParamStats, ...]:
+    stats = []
+    for name, parameter in module.named_parameters(recurse=False):
+        weight_norm = float(parameter.detach().double().norm())
+        grad = None if parameter.grad is None else float(parameter.grad.double().norm())
+        ratio = grad / weight_norm if grad is not None and weight_norm > 0 else None
+        stats.append(ParamStats(f"{prefix}.{name}" if prefix else name,
+                                tuple(parameter.shape), weight_norm, grad, ratio))
+    return tuple(stats)
+
+
+def all_finite(work: nn.Module) -> bool:
+    return all(math.isfinite(float(p.grad.double().norm())) for p in work.parameters()
+               if p.grad is not None)
+
+
+def layer_row(path: str, module: nn.Module, record: Any, init: InitCheck | None,
+              sigma: tuple[float | None, str | None]) -> LayerDiagnostics:
+    gain = None
+    if record.grad_output_norm and record.grad_input_norm is not None:
+        gain = record.grad_input_norm / record.grad_output_norm
+    return LayerDiagnostics(
+        path=path, type=type(module).__name__, depth=0 if not path else path.count(".") + 1,
+        calls=record.calls, output_shape=record.output_shape, act_mean=record.act_mean,
+        act_std=record.act_std, dead_fraction=record.dead_fraction,
+        saturated_fraction=record.saturated_fraction,
+        grad_output_norm=record.grad_output_norm, grad_input_norm=record.grad_input_norm,
+        gain=gain, params=param_stats(module, path), init=init, sigma_max=sigma[0],
+        sigma_method=sigma[1])

@@ -1,0 +1,89 @@
+"""The model-level gradient verdict: vanishing, exploding or healthy, with the layers
+responsible and, for plain stacks, the product bound beside the measured gain."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+from torch import nn
+
+from netanatomy.diagnostics.recorder import Recording
+from netanatomy.diagnostics.result import Verdict
+from netanatomy.diagnostics.spectral import ACTIVATION_SLOPE_BOUNDS
+
+VANISHING_BELOW = 1e-3
+EXPLODING_ABOVE = 1e3
+RESPONSIBLE_SHOWN = 5
+
+
+def layer_bound(module: nn.Module, sigma: float | None) -> float | None:
+    """Largest backward gain of one leaf of a plain stack, or None when unknown."""
+    if sigma is not None:
+        return sigma
+    if isinstance(module, nn.Dropout):
+        return 1 / (1 - module.p) if module.training and module.p < 1 else 1.0
+    if isinstance(module, nn.LeakyReLU):
+        return max(1.0, abs(module.negative_slope))
+    for kind, bound in ACTIVATION_SLOPE_BOUNDS.items():
+        if type(module) is kind:
+            return bound
+    return None
+
+
+def chain_bound(recording: Recording, modules: Mapping[str, nn.Module],
+                sigmas: Mapping[str, float | None], leaves: list[str]) -> float | None:
+    """Π of the leaves' gain bounds when the model is a plain stack, else None."""
+    if not recording.is_chain():
+        return None
+    product = 1.0
+    for path in leaves:
+        bound = layer_bound(modules[path], sigmas.get(path))
+        if bound is None:
+            return None
+        product *= bound
+    return product
+
+
+def judge(recording: Recording, modules: Mapping[str, nn.Module],
+          sigmas: Mapping[str, float | None], finite: bool) -> Verdict:
+    """Verdict from the end-to-end gain between the first and last leaf that the gradient
+    reached (see ``CONVENTIONS["verdict"]``)."""
+    reached = [p for p in recording.order if recording.records[p].grad_output_norm is not None]
+    if not finite:
+        return Verdict("exploding", None, None, False, None, None, (),
+                       "a gradient is not finite (inf or nan)")
+    if not reached:
+        return Verdict("unknown", None, None, False, None, None, (),
+                       "no module received a gradient")
+    first, last = recording.records[reached[0]], recording.records[reached[-1]]
+    from_input = first.grad_input_norm is not None
+    numerator = first.grad_input_norm if from_input else first.grad_output_norm
+    denominator = last.grad_output_norm
+    if not denominator or numerator is None:
+        return Verdict("unknown", None, None, False, reached[0], reached[-1], (),
+                       "the last layer's output gradient is zero")
+    gain = numerator / denominator
+    bound = chain_bound(recording, modules, sigmas, reached if from_input else reached[1:])
+    gains = {}
+    for path in reached:
+        grad_in = recording.records[path].grad_input_norm
+        grad_out = recording.records[path].grad_output_norm
+        if grad_in is not None and grad_out:
+            gains[path] = grad_in / grad_out
+    status, responsible = classify(gain, gains)
+    where = f"from '{reached[-1]}' back to '{reached[0]}'" + (" input" if from_input else "")
+    bound_text = f" (plain-stack bound {bound:.3g})" if bound is not None else ""
+    message = f"gradient gain {gain:.3g} {where}{bound_text}: {status}"
+    return Verdict(status, gain, bound, bound is not None, reached[0], reached[-1],
+                   responsible, message)
+
+
+def classify(gain: float, gains: Mapping[str, float]) -> tuple[str, tuple[str, ...]]:
+    if not math.isfinite(gain) or gain > EXPLODING_ABOVE:
+        worst = sorted((g, p) for p, g in gains.items() if g > 2)[::-1]
+        return "exploding", tuple(p for _, p in worst[:RESPONSIBLE_SHOWN])
+    if gain < VANISHING_BELOW:
+        worst = sorted((g, p) for p, g in gains.items() if g < 0.5)
+        return "vanishing", tuple(p for _, p in worst[:RESPONSIBLE_SHOWN])
+    return "healthy", ()
