@@ -41,3 +41,45 @@ class TinyTransformer(nn.Module):
 def build_unet() -> nn.Module:
     """A zero-argument factory, usable as a TARGET."""
     return TinyUNet(channels=16)
+
+
+class TanhStack(nn.Module):
+    """``depth`` Linear + tanh layers of one width; ``residual=True`` adds each layer's
+    input back (x + tanh(W x)), the twin that keeps gradients alive."""
+
+    def __init__(self, depth: int = 50, width: int = 32, residual: bool = False) -> None:
+        super().__init__()
+        self.layers = nn.ModuleList(nn.Linear(width, width) for _ in range(depth))
+        self.residual = residual
+        self.head = nn.Linear(width, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for layer in self.layers:
+            x = x + torch.tanh(layer(x)) if self.residual else torch.tanh(layer(x))
+        return self.head(x)
+
+
+def plain_tanh_stack() -> nn.Module:
+    return TanhStack(residual=False)
+
+
+def residual_tanh_stack() -> nn.Module:
+    return TanhStack(residual=True)
+
+
+class ConvBNNet(nn.Module):
+    """Conv (with a redundant bias) → BN → ReLU, dropout before a second BN, and a head."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 16, 3, padding=1)             # bias=True before BN: NA001
+        self.bn1 = nn.BatchNorm2d(16)
+        self.drop = nn.Dropout(0.2)                              # before BN: NA004
+        self.conv2 = nn.Conv2d(16, 32, 3, stride=2, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(32)
+        self.head = nn.Linear(32, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = F.relu(self.bn1(self.conv1(x)))
+        x = F.relu(self.bn2(self.conv2(self.drop(x))))
+        return self.head(F.adaptive_avg_pool2d(x, 1).flatten(1))

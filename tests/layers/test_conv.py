@@ -251,9 +251,6 @@ def test_masked_conv_even_kernel_same_padding_keeps_size(kernel):
     assert conv(torch.zeros(1, 2, 7, 6)).shape == (1, 3, 7, 6)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG conv.py pixelcnn_mask/padding_pairs: for an even "
-                   "kernel the mask's centre tap is k//2 but padding 'same' puts (k-1)//2 "
-                   "pixels before, so output (i, j) sees (i, j) and raster-later pixels")
 @pytest.mark.parametrize("kernel", [2, 4])
 def test_masked_conv_even_kernel_is_causal(kernel):
     torch.manual_seed(10)
@@ -413,9 +410,6 @@ def test_deform_conv_offset_layout_is_torchvision_dy_dx_per_tap_in_raster_order(
     assert_close(conv(x), expected)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG conv.py DeformConv2d.sampling_grid: with "
-                   "align_corners=True an axis of size 1 normalises every coordinate to 0, "
-                   "so offsets along it are ignored (max(size - 1, 1) does not help)")
 @pytest.mark.parametrize("size", [(1, 4), (4, 1)])
 def test_deform_conv_offsets_act_on_an_axis_of_size_one(size):
     conv = DeformConv2d(1, 1, 1, bias=False).double()

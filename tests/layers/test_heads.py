@@ -104,13 +104,10 @@ def test_eight_centroids_in_3d_are_near_the_tammes_optimum(eight_in_3d):
     # The brief asked for "within ~1° of 74.8585°", which this construction cannot meet: it
     # minimises the 1/r² energy, whose minimiser (a square antiprism, ≈ 71.97°, see
     # riesz_minimum) lies ≈ 2.9° below the Tammes optimum. 6° covers that gap plus the
-    # unconverged iteration (see the xfail below); the best of 200 random ones is ≈ 29° short.
+    # iteration; the best of 200 random ones is ≈ 29° short.
     assert minimal_angle_degrees(eight_in_3d) > TAMMES_8_DEGREES - 6.0
 
 
-@pytest.mark.xfail(strict=True, reason="BUG heads.py repelled_centroids: 2000 steps of a "
-                   "fixed-length step along the full (mostly radial) gradient do not converge; "
-                   "8 points in 3-D stop at ≈69.35° minimal angle, the 1/r² minimum is ≈71.97°")
 def test_eight_centroids_in_3d_reach_the_repulsion_energy_minimum(eight_in_3d):
     reference = minimal_angle_degrees(riesz_minimum(8, 3, seed=1))
     assert reference == pytest.approx(71.97, abs=0.05)  # the independent minimiser converged
@@ -204,9 +201,6 @@ def test_center_loss_rejects_features_of_wrong_shape(shape):
         loss(torch.zeros(shape), torch.zeros(shape[0], dtype=torch.long))
 
 
-@pytest.mark.xfail(strict=True, reason="BUG heads.py CenterLoss.forward: labels are not "
-                   "validated; (N, 1) labels broadcast to an (N, N, D) difference and (1,) "
-                   "labels broadcast over the batch, both silently giving a wrong loss")
 @pytest.mark.parametrize("labels", [torch.tensor([[0], [1], [2], [0]]), torch.tensor([1])])
 def test_center_loss_rejects_labels_of_wrong_shape(labels):
     loss = CenterLoss(3, 2)

@@ -62,11 +62,12 @@ def mask_of(flow: DataFlow, node: Node, modules: Mapping[str, Any]) -> Any:
 
 
 def mask_taps(mask: Any) -> set[tuple[int, int]]:
-    """Offsets (dy, dx) from the kernel centre of the taps that any channel pair keeps."""
+    """Offsets (dy, dx) from the kernel centre (tap (k−1)//2, as in ``pixelcnn_mask``) of
+    the taps that any channel pair keeps."""
     support = (mask.reshape(-1, *mask.shape[-2:]) != 0).any(dim=0)
     height, width = support.shape
-    return {(i - height // 2, j - width // 2) for i in range(height) for j in range(width)
-            if bool(support[i, j])}
+    return {(i - (height - 1) // 2, j - (width - 1) // 2) for i in range(height)
+            for j in range(width) if bool(support[i, j])}
 
 
 def blind_spot(reachable: set[tuple[int, int]]) -> list[tuple[int, int]]:

@@ -131,11 +131,14 @@ class SeparableConv3d(SeparableConvNd):
 def pixelcnn_mask(out_channels: int, in_channels: int, kernel: tuple[int, int],
                   mask_type: str) -> torch.Tensor:
     """PixelCNN's raster mask (van den Oord et al. 2016): 1 for taps above the centre row
-    and left of the centre in its row; type ``"B"`` also keeps the centre, ``"A"`` not."""
+    and left of the centre in its row; type ``"B"`` also keeps the centre, ``"A"`` not.
+    The centre is tap (k−1)//2 per axis, the one 'same' padding aligns with the output
+    pixel (the middle for odd k; for even k the pixel after is excluded)."""
     height, width = kernel
+    row, col = (height - 1) // 2, (width - 1) // 2
     mask = torch.zeros(out_channels, in_channels, height, width)
-    mask[:, :, : height // 2, :] = 1
-    mask[:, :, height // 2, : width // 2 + (mask_type == "B")] = 1
+    mask[:, :, :row, :] = 1
+    mask[:, :, row, : col + (mask_type == "B")] = 1
     return mask
 
 
@@ -218,7 +221,8 @@ class DeformConv2d(nn.Module):
         self.weight, self.bias = conv.weight, conv.bias
 
     def sampling_grid(self, offsets: torch.Tensor, height: int, width: int) -> torch.Tensor:
-        """grid_sample's (N, H'·k_h, W'·k_w, 2) grid of normalised (x, y) sample points."""
+        """grid_sample's (N, H'·k_h, W'·k_w, 2) grid of normalised (x, y) sample points:
+        pixel p ↦ (2p + 1)/size − 1 (``align_corners=False``, valid for an axis of size 1)."""
         batch, _, out_h, out_w = offsets.shape
         (k_h, k_w), (s_h, s_w) = self.kernel_size, self.stride
         (p_h, p_w), (d_h, d_w) = self.padding, self.dilation
@@ -228,15 +232,15 @@ class DeformConv2d(nn.Module):
             + (torch.arange(k_h, **options) * d_h).view(1, k_h, 1, 1)
         cols = (torch.arange(out_w, **options) * s_w - p_w).view(1, 1, out_w, 1) \
             + (torch.arange(k_w, **options) * d_w).view(1, 1, 1, k_w)
-        y = (rows + deltas[..., 0]) * (2 / max(height - 1, 1)) - 1
-        x = (cols + deltas[..., 1]) * (2 / max(width - 1, 1)) - 1
+        y = (2 * (rows + deltas[..., 0]) + 1) / height - 1   # align_corners=False
+        x = (2 * (cols + deltas[..., 1]) + 1) / width - 1
         return torch.stack((x, y), dim=-1).reshape(batch, out_h * k_h, out_w * k_w, 2)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         offsets = self.offset(x)
         grid = self.sampling_grid(offsets, x.shape[2], x.shape[3])
         columns = F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros",
-                                align_corners=True)
+                                align_corners=False)
         return F.conv2d(columns, self.weight, self.bias, stride=self.kernel_size)
 
     def extra_repr(self) -> str:

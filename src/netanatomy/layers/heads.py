@@ -20,21 +20,36 @@ def simplex_centroids(classes: int, dim: int) -> torch.Tensor:
     return F.normalize(points, dim=1)
 
 
-def repelled_centroids(classes: int, dim: int, steps: int = 2000, seed: int = 0
+def repelled_centroids(classes: int, dim: int, steps: int = 5000, seed: int = 0
                        ) -> torch.Tensor:
     """``classes`` unit vectors in R^dim spread by mutual repulsion on the sphere (the PEDCC
-    construction, for classes > dim + 1): gradient steps on Σ 1/‖cᵢ − cⱼ‖², renormalised."""
+    construction, for classes > dim + 1): Riemannian gradient descent on Σ 1/‖cᵢ − cⱼ‖²
+    (the gradient projected on the sphere's tangent space), with a step that shrinks
+    when the energy would rise, until the energy stops changing."""
     generator = torch.Generator().manual_seed(seed)
     points = F.normalize(torch.randn(classes, dim, generator=generator, dtype=torch.float64),
                          dim=1)
     off_diagonal = ~torch.eye(classes, dtype=torch.bool)
+
+    def energy(p: torch.Tensor) -> torch.Tensor:
+        return (1.0 / torch.cdist(p, p)[off_diagonal].clamp_min(1e-9) ** 2).sum()
+
+    step, current = 0.1, float(energy(points))
     for _ in range(steps):
         points.requires_grad_(True)
-        distances = torch.cdist(points, points)[off_diagonal]
-        energy = (1.0 / distances.clamp_min(1e-6) ** 2).sum()
-        (grad,) = torch.autograd.grad(energy, points)
-        with torch.no_grad():
-            points = F.normalize(points - 0.01 * grad / grad.norm().clamp_min(1e-12), dim=1)
+        (grad,) = torch.autograd.grad(energy(points), points)
+        points = points.detach()
+        tangent = grad - (grad * points).sum(dim=1, keepdim=True) * points
+        scale = step / tangent.norm(dim=1).max().clamp_min(1e-30)
+        moved = F.normalize(points - scale * tangent, dim=1)
+        value = float(energy(moved))
+        if value <= current:
+            converged = current - value <= 1e-13 * current
+            points, current, step = moved, value, step * 1.2
+            if converged:
+                break
+        else:
+            step *= 0.5
     return points.detach()
 
 
@@ -76,6 +91,9 @@ class CenterLoss(nn.Module):
         if features.dim() != 2 or features.shape[1] != self.centers.shape[1]:
             raise ValueError(f"CenterLoss expects features (N, {self.centers.shape[1]}), got "
                              f"{tuple(features.shape)}")
+        if labels.shape != features.shape[:1] or labels.is_floating_point():
+            raise ValueError(f"CenterLoss expects integer labels of shape ({features.shape[0]},),"
+                             f" got {labels.dtype} {tuple(labels.shape)}")
         differences = features - self.centers[labels]
         return 0.5 * differences.pow(2).sum(dim=1).mean()
 

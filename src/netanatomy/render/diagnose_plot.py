@@ -230,16 +230,17 @@ def verdict_summary(verdict: Verdict) -> str:
 
 
 def mark_verdict(axis: Axes, verdict: Verdict) -> None:
-    """The verdict as ``axis``'s right-hand title, coloured by status."""
-    parts = [verdict_summary(verdict)]
+    """The verdict in ``axis``'s title, coloured by status."""
+    details = []
     if verdict.bound is not None and verdict.bound_applies:
-        parts.append(f"bound {verdict.bound:.3g}")
+        details.append(f"product bound {verdict.bound:.3g}")
     if verdict.responsible:
-        parts.append("at " + ", ".join(verdict.responsible[:2])
-                     + (" …" if len(verdict.responsible) > 2 else ""))
+        details.append("responsible: " + ", ".join(verdict.responsible[:3])
+                       + (" …" if len(verdict.responsible) > 3 else ""))
     colour = STATUS_COLOURS.get(verdict.status, STATUS_COLOURS["unknown"])
-    axis.set_title("; ".join(parts), loc="right", fontsize=9, color=colour,
-                   fontweight="bold")
+    axis.set_title("\n".join([f"(a) weight gradients: {verdict_summary(verdict)}",
+                              *(["; ".join(details)] if details else [])]),
+                   loc="left", fontsize=10, color=colour, fontweight="bold")
 
 
 def plot_effective_field(erf: EffectiveField, path: Path, title: str | None = None) -> None:
@@ -263,8 +264,8 @@ def plot_effective_field(erf: EffectiveField, path: Path, title: str | None = No
         draw_image(figure, axis, heatmap, erf, centre)
     where = erf.path or "the model output"
     axis.set_title(title or f"Effective receptive field of {where}\n"
-                   f"output position {erf.output_position}, {erf.fraction:.0%} of the "
-                   f"|gradient| mass", fontsize=11)
+                   f"at output position {erf.output_position}; the ERF window holds "
+                   f"{erf.fraction:.0%} of the |gradient| mass", fontsize=11)
     figure.savefig(target, dpi=110)
 
 
@@ -338,7 +339,7 @@ def draw_image(figure: Figure, axis: Axes, heatmap: np.ndarray, erf: EffectiveFi
     image, axes, note = heatmap, slice(0, 2), ""
     if heatmap.ndim == 3:
         image, axes = heatmap[centre[0]], slice(1, 3)
-        note = f" (depth slice {centre[0]} of {heatmap.shape[0]})"
+        note = f"; depth slice {centre[0]} of {heatmap.shape[0]}"
     rows, cols = image.shape
     (row_c, col_c), (height, width) = centre[axes], erf.size[axes]
     shown = axis.imshow(image, cmap="inferno", interpolation="nearest", origin="upper")
@@ -354,7 +355,9 @@ def draw_image(figure: Figure, axis: Axes, heatmap: np.ndarray, erf: EffectiveFi
     if theory is not None:
         axis.add_patch(Rectangle((col_c - theory[1] / 2, row_c - theory[0] / 2), theory[1],
                                  theory[0], fill=False, edgecolor="#3fd0ff", linewidth=1.5,
-                                 linestyle="--", label=f"theoretical: {theory[0]}×{theory[1]}"))
+                                 linestyle="--", label=f"theoretical: {theory[0]}×{theory[1]}"
+                                 + (" (beyond the input)" if theory[0] > rows or
+                                    theory[1] > cols else "")))
         spans.append((theory[0], theory[1]))
     axis.plot([col_c], [row_c], "+", color="#3fd0ff", markersize=9,
               label=f"mass centre ({row_c}, {col_c})")
