@@ -108,12 +108,22 @@ def small_batch_lints(flow: DataFlow, options: LintOptions) -> Iterator[Lint]:
                    "the batch, or a larger batch / SyncBatchNorm", severity)
 
 
+def dropout_nodes(flow: DataFlow) -> Iterator[Node]:
+    """Dropout as captured: a fused ``native_dropout``, or (as CPU and meta decompose it)
+    the product of the input with a mask written by ``bernoulli``."""
+    masks = {t.id for n in flow.graph.nodes if n.op.startswith("aten.bernoulli")
+             for t in n.outputs}
+    for node in flow.graph.nodes:
+        if node.kind == "dropout" or (node.kind == "elementwise" and
+                                      node.op.startswith("aten.mul") and
+                                      any(t.id in masks for t in node.inputs)):
+            yield node
+
+
 def dropout_before_bn_lints(flow: DataFlow) -> Iterator[Lint]:
     """NA004: a dropout whose output reaches a batch norm (Li et al., "Understanding the
     Disharmony between Dropout and Batch Normalization", 2019)."""
-    for node in flow.graph.nodes:
-        if node.kind != "dropout":
-            continue
+    for node in dropout_nodes(flow):
         for later in flow.downstream(node, lambda n: True):
             if later.kind == "norm" and norm_kind(flow, later) == "batch":
                 yield Lint("NA004", node.path, f"dropout feeds the batch norm '{later.path}': "

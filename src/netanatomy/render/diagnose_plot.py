@@ -124,6 +124,10 @@ def label_layers(axis: Axes, labels: Sequence[str], what: str) -> None:
     axis.set_xlim(-0.5, max(len(labels) - 0.5, 0.5))
 
 
+def marker_size(points: int) -> float:
+    return 4.0 if points <= MAX_TICK_LABELS else 2.0
+
+
 def empty_panel(axis: Axes, message: str) -> None:
     axis.text(0.5, 0.5, message, ha="center", va="center", transform=axis.transAxes,
               color="#57606a")
@@ -140,13 +144,17 @@ def plot_gradients(axis: Axes, weights: Sequence[WeightPoint]) -> None:
     xs = list(range(len(weights)))
     norms = positive([w.grad_norm for w in weights])
     ratios = positive([w.grad_to_weight for w in weights])
-    axis.plot(xs, norms, marker="o", markersize=4, color="C0", label="‖grad‖ (L2 norm)")
-    axis.plot(xs, ratios, marker="s", markersize=3, linestyle="--", color="C1",
+    size = marker_size(len(xs))
+    axis.plot(xs, norms, marker="o", markersize=size, color="C0", label="‖grad‖ (L2 norm)")
+    axis.plot(xs, ratios, marker="s", markersize=size - 1, linestyle="--", color="C1",
               label="‖grad‖ / ‖weight‖")
     mark_missing(axis, weights)
-    if not all(math.isnan(value) for value in norms + ratios):
+    if all(math.isnan(value) for value in norms + ratios):
+        axis.set_yticks([])
+        axis.set_ylabel("norm / ratio (none finite and positive)")
+    else:
         axis.set_yscale("log")
-    axis.set_ylabel("norm / ratio (log)")
+        axis.set_ylabel("norm / ratio (log)")
     axis.legend(fontsize=8, loc="best", framealpha=0.85)
     axis.grid(True, which="major", alpha=0.3)
     label_layers(axis, [w.label for w in weights], "weight parameters")
@@ -182,8 +190,10 @@ def plot_activations(axis: Axes, layers: Sequence[LayerDiagnostics]) -> None:
     axis.set_zorder(twin.get_zorder() + 1)     # lines above the bars
     axis.patch.set_visible(False)
     axis.fill_between(xs, means - stds, means + stds, color="C0", alpha=0.15)
-    handles += axis.plot(xs, means, marker="o", markersize=4, color="C0", label="mean ± std")
-    handles += axis.plot(xs, stds, marker="s", markersize=3, color="C2", label="std")
+    size = marker_size(len(xs))
+    handles += axis.plot(xs, means, marker="o", markersize=size, color="C0",
+                         label="mean ± std")
+    handles += axis.plot(xs, stds, marker="s", markersize=size - 1, color="C2", label="std")
     axis.axhline(0.0, color="#57606a", linewidth=0.8)
     axis.set_ylabel("activation value")
     axis.legend(handles, [str(h.get_label()) for h in handles], fontsize=8, ncol=4,
@@ -209,15 +219,26 @@ def fraction_bars(axis: Axes, layers: Sequence[LayerDiagnostics]) -> list[Any]:
 
 
 def plot_losses(axis: Axes, steps: Sequence[StepRecord], loss_name: str) -> None:
-    """Panel (c): the loss of each training step (log scale when it spans over 100×)."""
+    """Panel (c): the loss of each training step (log scale when it spans over 100×);
+    non-finite losses as triangles at the top."""
     from matplotlib.ticker import MaxNLocator
 
     axis.set_title("(c) loss per step", loc="left", fontsize=10)
-    losses = [record.loss for record in steps]
-    axis.plot([record.step for record in steps], losses, marker=".", color="C0")
-    finite = [loss for loss in losses if math.isfinite(loss)]
-    if finite and min(finite) > 0 and max(finite) > 100 * min(finite):
-        axis.set_yscale("log")
+    finite = [(r.step, r.loss) for r in steps if math.isfinite(r.loss)]
+    broken = [r.step for r in steps if not math.isfinite(r.loss)]
+    if finite:
+        xs, losses = zip(*finite)
+        axis.plot(xs, losses, marker=".", color="C0", label=f"{loss_name} loss")
+        if min(losses) > 0 and max(losses) > 100 * min(losses):
+            axis.set_yscale("log")
+    if broken:
+        axis.plot(broken, [0.97] * len(broken), "^", color="#cf222e",
+                  transform=axis.get_xaxis_transform(), label="non-finite loss")
+        axis.legend(fontsize=8, loc="best")
+    if not finite:
+        axis.set_yticks([])
+    if len(steps) == 1:
+        axis.set_xlim(steps[0].step - 1, steps[0].step + 1)
     axis.xaxis.set_major_locator(MaxNLocator(integer=True))
     axis.set_xlabel("step")
     axis.set_ylabel(f"{loss_name} loss")
@@ -306,6 +327,10 @@ def view_limits(centre: int, count: int, widths: Sequence[float]) -> tuple[float
     return (-0.5, count - 0.5) if high - low >= 0.8 * count else (low, high)
 
 
+def sizes_text(sizes: Sequence[int]) -> str:
+    return "×".join(str(size) for size in sizes)
+
+
 def theoretical_of(erf: EffectiveField, axes: slice) -> tuple[int, ...] | None:
     return None if erf.theoretical is None else tuple(erf.theoretical)[axes]
 
@@ -334,36 +359,45 @@ def draw_profile(axis: Axes, heatmap: np.ndarray, erf: EffectiveField, centre: i
 def draw_image(figure: Figure, axis: Axes, heatmap: np.ndarray, erf: EffectiveField,
                centre: tuple[int, ...]) -> None:
     """2-D field (3-D: the slice through the mass centre along the first axis)."""
-    from matplotlib.patches import Rectangle
-
     image, axes, note = heatmap, slice(0, 2), ""
     if heatmap.ndim == 3:
         image, axes = heatmap[centre[0]], slice(1, 3)
         note = f"; depth slice {centre[0]} of {heatmap.shape[0]}"
     rows, cols = image.shape
-    (row_c, col_c), (height, width) = centre[axes], erf.size[axes]
+    row_c, col_c = centre[axes]
     shown = axis.imshow(image, cmap="inferno", interpolation="nearest", origin="upper")
     figure.colorbar(shown, ax=axis, shrink=0.85,
                     label="share of |∂ output / ∂ input| (sums to 1)")
-    top, bottom = window_bounds(row_c, height, rows)
-    left, right = window_bounds(col_c, width, cols)
-    axis.add_patch(Rectangle((left - 0.5, top - 0.5), right - left + 1, bottom - top + 1,
-                             fill=False, edgecolor="white", linewidth=1.8,
-                             label=f"ERF ({erf.fraction:.0%}): {height}×{width}"))
-    spans: list[tuple[float, float]] = [(height, width)]
-    theory = theoretical_of(erf, axes)
-    if theory is not None:
-        axis.add_patch(Rectangle((col_c - theory[1] / 2, row_c - theory[0] / 2), theory[1],
-                                 theory[0], fill=False, edgecolor="#3fd0ff", linewidth=1.5,
-                                 linestyle="--", label=f"theoretical: {theory[0]}×{theory[1]}"
-                                 + (" (beyond the input)" if theory[0] > rows or
-                                    theory[1] > cols else "")))
-        spans.append((theory[0], theory[1]))
+    spans = draw_windows(axis, erf, axes, (row_c, col_c), (rows, cols))
     axis.plot([col_c], [row_c], "+", color="#3fd0ff", markersize=9,
               label=f"mass centre ({row_c}, {col_c})")
-    axis.set_xlim(*view_limits(col_c, cols, [s[1] for s in spans]))
-    bottom_edge, top_edge = view_limits(row_c, rows, [s[0] for s in spans])
+    axis.set_xlim(*view_limits(col_c, cols, [span[1] for span in spans]))
+    bottom_edge, top_edge = view_limits(row_c, rows, [span[0] for span in spans])
     axis.set_ylim(top_edge, bottom_edge)                       # row 0 at the top
     axis.set_xlabel(f"column (input pixels, of {cols}){note}")
     axis.set_ylabel(f"row (input pixels, of {rows})")
     axis.legend(fontsize=8, loc="upper right", framealpha=0.85)
+
+
+def draw_windows(axis: Axes, erf: EffectiveField, axes: slice, centre: tuple[int, int],
+                 shape: tuple[int, int]) -> list[tuple[int, int]]:
+    """The ERF window (solid, clipped as measured) and the theoretical field (dashed,
+    centred, unclipped) as rectangles in pixel-edge coordinates; returns their sizes."""
+    from matplotlib.patches import Rectangle
+
+    (row_c, col_c), (rows, cols) = centre, shape
+    height, width = erf.size[axes]
+    top, bottom = window_bounds(row_c, height, rows)
+    left, right = window_bounds(col_c, width, cols)
+    axis.add_patch(Rectangle((left - 0.5, top - 0.5), right - left + 1, bottom - top + 1,
+                             fill=False, edgecolor="white", linewidth=1.8,
+                             label=f"ERF ({erf.fraction:.0%}): {sizes_text(erf.size)}"))
+    theory = theoretical_of(erf, axes)
+    if theory is None:
+        return [(height, width)]
+    beyond = " (beyond the input)" if theory[0] > rows or theory[1] > cols else ""
+    axis.add_patch(Rectangle((col_c - theory[1] / 2, row_c - theory[0] / 2), theory[1],
+                             theory[0], fill=False, edgecolor="#3fd0ff", linewidth=1.5,
+                             linestyle="--",
+                             label=f"theoretical: {sizes_text(erf.theoretical or ())}{beyond}"))
+    return [(height, width), (theory[0], theory[1])]

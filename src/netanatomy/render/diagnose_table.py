@@ -40,6 +40,8 @@ def weight_stats(row: LayerDiagnostics) -> tuple[str, str]:
 def init_cell(row: LayerDiagnostics) -> str:
     if row.init is None:
         return ""
+    if row.init.normalised:
+        return "norm after"
     mark = "!" if row.init.flagged else ""
     return f"{row.init.ratio:.2f}×{row.init.expected}{mark}"
 
@@ -84,7 +86,7 @@ def footer_lines(report: DiagnoseReport) -> list[str]:
     if report.erf is not None:
         erf = report.erf
         theory = "×".join(map(str, erf.theoretical)) if erf.theoretical else "?"
-        lines.append(f"Effective receptive field of '{erf.path}': "
+        lines.append(f"Effective receptive field of '{erf.path or '<root>'}': "
                      f"{'×'.join(map(str, erf.size))} px hold {100 * erf.fraction:.0f} % of "
                      f"the gradient mass (theoretical field {theory})")
     lines += [f"Note: {note}" for note in report.notes]
