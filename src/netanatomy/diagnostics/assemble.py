@@ -51,7 +51,11 @@ def assemble(model: nn.Module, work: nn.Module, inputs: tuple[torch.Tensor, ...]
         if report is not None else ()
     erf = None
     if effective_field and inputs[0].is_floating_point() and inputs[0].dim() >= 3:
-        erf, note = measure_erf(work, inputs, erf_layer, erf_fraction, report)
+        layer = erf_layer or last_local_layer(record, inputs[0], report)
+        work.eval()  # batch-norm statistics would spread the gradient over the image
+        erf, note = measure_erf(work, inputs, layer, erf_fraction, report,
+                                explicit=erf_layer is not None)
+        work.train(training)
         notes += [note] if note else []
     return DiagnoseReport(layers=rows, verdict=verdict, lints=lints, loss=history[-1].loss,
                           loss_name=loss_name, input_shapes=tuple(tuple(t.shape)
@@ -60,9 +64,28 @@ def assemble(model: nn.Module, work: nn.Module, inputs: tuple[torch.Tensor, ...]
                           erf=erf, notes=tuple(notes))
 
 
+def last_local_layer(record: Recording, image: torch.Tensor, report: Any) -> str | None:
+    """The last leaf (execution order) whose output keeps the input's spatial axes, each
+    larger than 1, and whose computed field is not global: the deepest layer with a
+    meaningful effective field. None: let the ERF module choose."""
+    for path in reversed(record.order):
+        shape = record.records[path].output_shape
+        if shape is None or len(shape) != image.dim() or min(shape[2:]) <= 1:
+            continue
+        try:
+            field = report.layer(path).rf if report is not None else None
+        except KeyError:
+            continue
+        if field is None or not field.is_global:
+            return path
+    return None
+
+
 def measure_erf(work: nn.Module, inputs: tuple[torch.Tensor, ...], layer: str | None,
-                fraction: float, report: Any) -> tuple[EffectiveField | None, str]:
-    """The ERF of ``layer`` (default: the last spatial one) beside its computed field."""
+                fraction: float, report: Any, explicit: bool
+                ) -> tuple[EffectiveField | None, str]:
+    """The ERF of ``layer`` (default: the last spatial one) beside its computed field; a
+    failure is an error when the user chose the layer, a note otherwise."""
     from netanatomy.diagnostics.erf import default_erf_layer, effective_receptive_field
     from netanatomy.errors import NetanatomyError
 
@@ -76,6 +99,6 @@ def measure_erf(work: nn.Module, inputs: tuple[torch.Tensor, ...], layer: str | 
                 theoretical = tuple(field.size)
         return effective_receptive_field(work, inputs, path, fraction, theoretical), ""
     except (NetanatomyError, KeyError) as error:
-        if layer is not None:
+        if explicit:
             raise
         return None, f"effective receptive field not measured: {error}"

@@ -35,8 +35,9 @@ CONVENTIONS: Mapping[str, str] = {
              "activation's largest derivative (ReLU 1, tanh 1, sigmoid 1/4): an upper bound "
              "on the end-to-end gain; not applicable to branched graphs or normalisation",
     "erf": "effective receptive field (Luo et al. 2016): mean |d central output / d input| "
-           "over batch and channels; size = smallest centred window per axis holding the "
-           "given fraction of that mass",
+           "over batch and channels, in eval mode (batch statistics would couple every "
+           "position); size = smallest centred window per axis holding the given fraction "
+           "of that mass",
 }
 
 
