@@ -41,12 +41,24 @@ class LintOptions:
 
 
 def norm_kind(flow: DataFlow, node: Node) -> str:
-    """``batch``, ``instance``, ``group``, ``layer`` or ``rms`` (instance norm runs as a
-    batch norm on a reshaped tensor in aten; its module type tells them apart)."""
+    """``batch``, ``instance``, ``group``, ``layer`` or ``rms``. Instance norm runs as a
+    batch norm on the input viewed from (N, C, …) to (1, N·C, …) in aten: its module type,
+    or for ``F.instance_norm`` that fold of the batch into the channels, tells them apart."""
     module_type = flow.module_types.get(node.path, "")
-    if "InstanceNorm" in module_type:
+    if "InstanceNorm" in module_type or folds_batch_into_channels(flow, node):
         return "instance"
     return str(node.attrs.get("type", ""))
+
+
+def folds_batch_into_channels(flow: DataFlow, node: Node) -> bool:
+    """A batch norm whose input is a view of an (N, C, …) tensor (N > 1) as (1, N·C, …)."""
+    producer = flow.producer.get(node.inputs[0].id) if node.inputs else None
+    if node.attrs.get("type") != "batch" or producer is None or \
+            producer.kind not in ("view", "reshape") or not producer.inputs:
+        return False
+    before, after = producer.inputs[0].shape, node.inputs[0].shape
+    return (len(before) == len(after) > 2 and after[0] == 1 and before[0] != 1
+            and after[1] == before[0] * before[1] and tuple(after[2:]) == tuple(before[2:]))
 
 
 def redundant_bias_lints(flow: DataFlow, modules: Mapping[str, Any]) -> Iterator[Lint]:
@@ -72,13 +84,15 @@ def redundant_bias_lints(flow: DataFlow, modules: Mapping[str, Any]) -> Iterator
             if groups is None:
                 continue
             wasted = min(int(groups), size)
-            what = f"the group norm '{norm_path}' removes its mean over each of {groups} groups"
+            what = (f"the group norm '{norm_path}' removes its mean over each of {groups} "
+                    "groups, so its gradient sums to zero within each group")
         else:
             wasted = size
-            what = f"the {'/'.join(sorted(kinds))} norm '{norm_path}' subtracts it again"
+            what = (f"the {'/'.join(sorted(kinds))} norm '{norm_path}' subtracts it again, so "
+                    "its gradient is zero there")
         owner = flow.graph.params[bias].owner
         yield Lint("NA001", owner, f"bias '{bias}' ({size} values) is added right before a "
-                   f"normalisation: {what}, so its gradient is zero there", wasted,
+                   f"normalisation: {what}", wasted,
                    "create the layer with bias=False; the norm's shift (beta) plays its role")
 
 
@@ -120,12 +134,23 @@ def dropout_nodes(flow: DataFlow) -> Iterator[Node]:
             yield node
 
 
+def is_dropout(node: Node) -> bool:
+    """A dropout: ``native_dropout`` (kind ``dropout``, the fused CUDA kernel), or the
+    ``bernoulli_`` mask that dropout, its 1-d/2-d/alpha variants and drop-path draw on the
+    CPU and meta devices (where aten decomposes dropout into bernoulli_, div_ and mul)."""
+    return node.kind == "dropout" or node.op.startswith(("aten.bernoulli", "aten.native_dropout"))
+
+
 def dropout_before_bn_lints(flow: DataFlow) -> Iterator[Lint]:
     """NA004: a dropout whose output reaches a batch norm (Li et al., "Understanding the
-    Disharmony between Dropout and Batch Normalization", 2019)."""
-    for node in dropout_nodes(flow):
+    Disharmony between Dropout and Batch Normalization", 2019); one per dropout layer."""
+    seen: set[str] = set()
+    for node in flow.graph.nodes:
+        if not is_dropout(node) or node.path in seen:
+            continue
         for later in flow.downstream(node, lambda n: True):
             if later.kind == "norm" and norm_kind(flow, later) == "batch":
+                seen.add(node.path)
                 yield Lint("NA004", node.path, f"dropout feeds the batch norm '{later.path}': "
                            "its running variance is estimated with dropout on, but used "
                            "with dropout off (variance shift)", 0,

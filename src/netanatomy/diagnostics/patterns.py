@@ -62,8 +62,9 @@ def mask_of(flow: DataFlow, node: Node, modules: Mapping[str, Any]) -> Any:
 
 
 def mask_taps(mask: Any) -> set[tuple[int, int]]:
-    """Offsets (dy, dx) from the kernel centre (tap (k−1)//2, as in ``pixelcnn_mask``) of
-    the taps that any channel pair keeps."""
+    """Offsets (dy, dx) from the kernel centre of the taps that any channel pair keeps. The
+    centre is tap (k − 1) // 2 per axis, the one 'same' padding aligns with the output pixel
+    (as :func:`netanatomy.layers.conv.pixelcnn_mask` defines it; the middle for odd k)."""
     support = (mask.reshape(-1, *mask.shape[-2:]) != 0).any(dim=0)
     height, width = support.shape
     return {(i - (height - 1) // 2, j - (width - 1) // 2) for i in range(height)

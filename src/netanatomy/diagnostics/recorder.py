@@ -46,8 +46,8 @@ class ModuleRecord:
     dead_fraction: float | None = None
     saturated_fraction: float | None = None
     input_shape: tuple[int, ...] | None = None
-    input_id: int | None = None
-    output_id: int | None = None
+    input_id: Any = None
+    output_id: Any = None
     grad_output_norm: float | None = None
     grad_input_norm: float | None = None
 
@@ -93,6 +93,12 @@ def activation_stats(module: nn.Module, output: torch.Tensor, record: ModuleReco
         record.saturated_fraction = float((values.abs() > SATURATION_LEVEL).double().mean())
 
 
+def identity(tensor: torch.Tensor) -> tuple[Any, ...]:
+    """What stays the same when a backward hook wraps a module's output in a new tensor
+    object (so ``id()`` would not match the next module's input): storage, shape, strides."""
+    return (tensor.data_ptr(), tuple(tensor.shape), tensor.stride(), tensor.dtype)
+
+
 def norm_of(value: Any) -> float | None:
     tensor = first_tensor(value)
     return None if tensor is None else float(tensor.detach().double().norm())
@@ -124,7 +130,7 @@ def pre_hook(record: ModuleRecord) -> Any:
     def hook(module: nn.Module, args: tuple[Any, ...]) -> None:
         tensor = first_tensor(args)
         record.input_shape = None if tensor is None else tuple(tensor.shape)
-        record.input_id = None if tensor is None else id(tensor)
+        record.input_id = None if tensor is None else identity(tensor)
 
     return hook
 
@@ -137,7 +143,7 @@ def forward_hook(module: nn.Module, path: str, record: ModuleRecord, result: Rec
         if tensor is None:
             return
         record.output_shape = tuple(tensor.shape)
-        record.output_id = id(tensor)
+        record.output_id = identity(tensor)
         activation_stats(module, tensor, record)
         if is_leaf:
             result.order.append(path)

@@ -57,9 +57,14 @@ def judge(recording: Recording, modules: Mapping[str, nn.Module],
         return Verdict("unknown", None, None, False, None, None, (),
                        "no module received a gradient")
     first, last = recording.records[reached[0]], recording.records[reached[-1]]
+    root = recording.records.get("")
     from_input = first.grad_input_norm is not None
     numerator = first.grad_input_norm if from_input else first.grad_output_norm
     denominator = last.grad_output_norm
+    whole_model = root is not None and root.grad_input_norm is not None \
+        and bool(root.grad_output_norm)
+    if whole_model and root is not None:  # the model's own input and output: skips included
+        numerator, denominator = root.grad_input_norm, root.grad_output_norm
     if not denominator or numerator is None:
         return Verdict("unknown", None, None, False, reached[0], reached[-1], (),
                        "the last layer's output gradient is zero")
@@ -72,7 +77,8 @@ def judge(recording: Recording, modules: Mapping[str, nn.Module],
         if grad_in is not None and grad_out:
             gains[path] = grad_in / grad_out
     status, responsible = classify(gain, gains)
-    where = f"from '{reached[-1]}' back to '{reached[0]}'" + (" input" if from_input else "")
+    where = "from the model's output back to its input" if whole_model else \
+        f"from '{reached[-1]}' back to '{reached[0]}'" + (" input" if from_input else "")
     bound_text = f" (plain-stack bound {bound:.3g})" if bound is not None else ""
     message = f"gradient gain {gain:.3g} {where}{bound_text}: {status}"
     return Verdict(status, gain, bound, bound is not None, reached[0], reached[-1],
