@@ -55,11 +55,22 @@ def load_batch(path: Path, device: str) -> tuple[tuple[torch.Tensor, ...], Any]:
         return (data,), None
     if isinstance(data, dict) and "x" in data:
         x = data["x"]
-        return (x if isinstance(x, tuple) else (x,)), data.get("y")
+        inputs = tuple(x) if isinstance(x, (tuple, list)) else (x,)
+        if inputs and all(isinstance(t, torch.Tensor) for t in inputs):
+            return inputs, data.get("y")
     if isinstance(data, (tuple, list)) and len(data) == 2 and isinstance(data[0], torch.Tensor):
         return (data[0],), data[1]
     raise UsageError(f"--data {path}: expected a tensor x, a tuple (x, y) or a dict with "
-                     f"'x' (and 'y'), found {type(data).__name__}")
+                     f"'x' (a tensor or a tuple of them) and 'y', found {describe(data)}")
+
+
+def describe(data: Any) -> str:
+    """``tuple of 3``, ``dict with keys ['a', 'b']``, ``str``: what a data file held."""
+    if isinstance(data, dict):
+        return f"dict with keys {sorted(map(str, data))}"
+    if isinstance(data, (tuple, list)):
+        return f"{type(data).__name__} of {len(data)}"
+    return type(data).__name__
 
 
 def output_tensor(output: Any) -> torch.Tensor:

@@ -14,10 +14,14 @@ TRANSPARENT_KINDS = frozenset({"view", "reshape", "copy", "pad", "dropout", "poo
                                "adaptive_pool", "upsample", "concat"})
 """Kinds a layer's output passes through on its way to the next nonlinearity."""
 
+LINEAR_REDUCTIONS = ("aten.mean", "aten.sum")
+
+
 def passes_to_nonlinearity(node: Node) -> bool:
-    """Data movement, pooling, dropout and elementwise arithmetic (bias and residual adds)
-    do not change which nonlinearity a layer feeds."""
-    return node.kind in TRANSPARENT_KINDS or node.kind == "elementwise"
+    """Data movement, pooling (``x.mean((2, 3))`` too), dropout and elementwise arithmetic
+    (bias and residual adds) do not change which nonlinearity a layer feeds."""
+    return node.kind in TRANSPARENT_KINDS or node.kind == "elementwise" or (
+        node.kind == "reduction" and node.op.startswith(LINEAR_REDUCTIONS))
 
 
 def keeps_channel_constants(node: Node) -> bool:
@@ -82,6 +86,10 @@ class DataFlow:
     def module_types(self) -> dict[str, str]:
         return {module.path: module.type for module in self.graph.modules}
 
+    def is_buffer(self, name: str) -> bool:
+        info = self.graph.params.get(name)
+        return info is not None and info.is_buffer
+
     def source_param(self, tensor_id: int, through_masks: bool = True) -> str | None:
         """The parameter a tensor is, or is a view/copy of (``W.t()`` in ``addmm``), or —
         with ``through_masks`` — the parameter of a ``weight * mask`` product."""
@@ -89,7 +97,8 @@ class DataFlow:
             producer = self.producer.get(tensor_id)
             if producer is None:
                 return None
-            params = [t.param for t in producer.inputs if t.param is not None]
+            params = [t.param for t in producer.inputs if t.param is not None
+                      and not self.is_buffer(t.param)]                # the weight, not a mask
             if producer.kind in ("view", "reshape", "copy") and producer.inputs:
                 if producer.inputs[0].param is not None:
                     return producer.inputs[0].param

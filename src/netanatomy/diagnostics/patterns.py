@@ -15,7 +15,8 @@ from netanatomy.ir.graph import Node
 def through_layers(node: Node) -> bool:
     """What a conv's output may pass before the next conv of the same stack."""
     return passes_to_nonlinearity(node) and node.kind not in ("concat", "upsample",
-                                                               "adaptive_pool", "pool") \
+                                                               "adaptive_pool", "pool",
+                                                               "reduction") \
         or node.kind in ("activation", "norm")
 
 

@@ -106,15 +106,17 @@ def operator_norm(module: nn.Module, input_shape: tuple[int, ...], iterations: i
     float32 at least (a half-precision layer is copied to float32 first)."""
     parameter = next(module.parameters())
     if parameter.dtype not in (torch.float32, torch.float64):
-        module, parameter = copy.deepcopy(module).float(), parameter.float()
+        module = copy.deepcopy(module).float()
+        parameter = next(module.parameters())
+    dtype, device = parameter.dtype, parameter.device
     unbatched = len(input_shape) == parameter.dim() - 1       # (C, *spatial) for a conv
     shape = (1, *input_shape) if unbatched else (1, *input_shape[1:])
     generator = torch.Generator(device="cpu").manual_seed(seed)
-    start = torch.randn(math.prod(shape), generator=generator, dtype=parameter.dtype)
+    start = torch.randn(math.prod(shape), generator=generator, dtype=dtype)
     max_basis = max(2, min(iterations, BASIS_BYTES // (start.numel() * start.element_size())))
     with torch.enable_grad():
-        apply = normal_operator(module, shape, parameter.dtype, parameter.device)
-        top = lanczos_top_eigenvalue(apply, start.to(parameter.device), iterations, max_basis)
+        apply = normal_operator(module, shape, dtype, device)
+        top = lanczos_top_eigenvalue(apply, start.to(device), iterations, max_basis)
     return math.sqrt(top)
 
 

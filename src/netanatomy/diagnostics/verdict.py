@@ -21,7 +21,7 @@ def layer_bound(module: nn.Module, sigma: float | None) -> float | None:
     """Largest backward gain of one leaf of a plain stack, or None when unknown."""
     if sigma is not None:
         return sigma
-    if isinstance(module, nn.Dropout):
+    if isinstance(module, (nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d)):
         return 1 / (1 - module.p) if module.training and module.p < 1 else 1.0
     if isinstance(module, nn.LeakyReLU):
         return max(1.0, abs(module.negative_slope))
@@ -43,6 +43,18 @@ def chain_bound(recording: Recording, modules: Mapping[str, nn.Module],
             return None
         product *= bound
     return product
+
+
+def leaves_span_the_model(recording: Recording, reached: list[str]) -> bool:
+    """True when the first leaf reads the model's own input and the last leaf's output is
+    the model's output, so that the leaves' bound covers the gain measured at the root (a
+    skip or a scale in the root's own ``forward`` would not be in the product)."""
+    root = recording.records.get("")
+    if root is None:
+        return False
+    first, last = recording.records[reached[0]], recording.records[reached[-1]]
+    return root.input_id is not None and root.input_id == first.input_id \
+        and root.output_id is not None and root.output_id == last.output_id
 
 
 def judge(recording: Recording, modules: Mapping[str, nn.Module],
@@ -70,6 +82,8 @@ def judge(recording: Recording, modules: Mapping[str, nn.Module],
                        "the last layer's output gradient is zero")
     gain = numerator / denominator
     bound = chain_bound(recording, modules, sigmas, reached if from_input else reached[1:])
+    if whole_model and not leaves_span_the_model(recording, reached):
+        bound = None
     gains = {}
     for path in reached:
         grad_in = recording.records[path].grad_input_norm
