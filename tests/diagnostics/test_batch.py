@@ -147,3 +147,8 @@ def test_losses_and_synthetic_targets() -> None:
     assert synthetic_target("sum", output, seed=0) is None
     with pytest.raises(UsageError, match=r"mse needs a target of the output's shape"):
         loss_value("mse", output, torch.zeros(4))
+
+
+def test_cross_entropy_needs_a_class_axis() -> None:
+    with pytest.raises(UsageError, match=r"ce needs \(N, C, …\) logits"):
+        synthetic_target("ce", torch.zeros(4), seed=0)

@@ -150,3 +150,50 @@ def test_meta_parameters_are_skipped() -> None:
     with torch.device("meta"):
         model = nn.Sequential(nn.Linear(4, 4), nn.ReLU(), nn.Linear(4, 2))
     assert captured_checks(model, "2x4") == {}
+
+
+class MeanPooledHead(nn.Module):
+    """conv → ReLU → conv → x.mean((2, 3)) → fc: the mean is linear, so the second conv
+    feeds the fc (Xavier expected), not the model's output."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 8, 3)
+        self.conv2 = nn.Conv2d(8, 8, 3)
+        self.fc = nn.Linear(8, 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(self.conv2(F.relu(self.conv1(x))).mean((2, 3)))
+
+
+def test_spatial_mean_passes_to_the_next_layer() -> None:
+    model = MeanPooledHead()
+    torch.manual_seed(0)
+    with torch.no_grad():
+        model.conv2.weight.normal_(0, 10 * math.sqrt(2 / (8 * 9 + 8 * 9)))   # 10x Xavier
+    checks = captured_checks(model, "2x3x8x8")
+    assert checks["conv1.weight"].activation == "relu"
+    conv2 = checks["conv2.weight"]
+    assert conv2.activation is None and conv2.expected == "xavier"
+    assert conv2.flagged                   # not taken for the output layer (which is exempt)
+    assert not checks["fc.weight"].flagged
+
+
+class MaskTimesWeight(nn.Module):
+    """A masked linear layer written ``mask * weight`` (the mask a buffer)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(256, 16) * math.sqrt(2 / 16))  # He
+        self.register_buffer("mask", torch.ones(256, 16))
+        self.out = nn.Linear(256, 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.out(F.relu(F.linear(x, self.mask * self.weight)))
+
+
+def test_the_weight_of_a_masked_product_is_the_parameter_not_the_mask() -> None:
+    torch.manual_seed(0)
+    checks = captured_checks(MaskTimesWeight(), "4x16")
+    assert "weight" in checks and "mask" not in checks
+    assert checks["weight"].activation == "relu" and not checks["weight"].flagged

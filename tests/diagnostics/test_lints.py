@@ -106,7 +106,8 @@ def test_fully_connected_batch_norm_at_batch_one_is_an_error() -> None:
 def test_conv_batch_norm_at_batch_one_is_only_a_warning() -> None:
     model = nn.Sequential(nn.Conv2d(3, 8, 3, bias=False), nn.BatchNorm2d(8))
     (lint,) = lints(model, "4x3x8x8", "NA002", batch_size=1)
-    assert lint.severity == "warning"                      # 1·6·6 = 36 values per channel
+    assert lint.severity == "warning"
+    assert f"from 1 sample ({1 * 6 * 6} values per channel)" in lint.message
 
 
 def test_batch_of_32_is_fine() -> None:
@@ -191,3 +192,37 @@ def test_lints_are_sorted_by_code_then_path() -> None:
     keys = [(lint.code, lint.path) for lint in found]
     assert keys == sorted(keys)
     assert {"NA001", "NA002", "NA004"} <= {code for code, _ in keys}
+
+
+class SharedConv(nn.Module):
+    """One conv applied twice: once into a batch norm, once straight to the output, where
+    its bias does get a gradient."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 3, 3, padding=1)
+        self.bn = nn.BatchNorm2d(3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv(self.bn(self.conv(x)))
+
+
+def test_shared_layer_needs_every_call_normalised() -> None:
+    assert lints(SharedConv(), "16x3x8x8", "NA001") == []
+
+
+class IntoBatchAndGroupNorm(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3)
+        self.bn = nn.BatchNorm2d(8)
+        self.gn = nn.GroupNorm(4, 8)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.conv(x)
+        return self.bn(y) + self.gn(y)
+
+
+def test_batch_and_group_norm_together_waste_only_the_group_means() -> None:
+    (lint,) = lints(IntoBatchAndGroupNorm(), "16x3x8x8", "NA001")
+    assert lint.wasted_params == 4 and "'gn'" in lint.message

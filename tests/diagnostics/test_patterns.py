@@ -154,3 +154,9 @@ def test_a_single_dilated_conv_is_a_hole_pattern_too() -> None:
     assert support_holes((2,)) == 5 * 5 - 3 * 3
     (lint,) = codes(dilated_stack((2,)), "1x2x32x32", "NA007")
     assert "samples only 3" in lint.message
+
+
+def test_holes_reported_on_the_axis_that_has_them() -> None:
+    model = nn.Sequential(nn.Conv2d(2, 2, 3, dilation=(1, 2), padding=(1, 2)))
+    (lint,) = codes(model, "1x2x16x16", "NA007")
+    assert "spans 5 positions per axis but samples only 3" in lint.message   # the x axis

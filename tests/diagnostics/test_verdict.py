@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -137,3 +138,34 @@ def test_residual_model_has_no_bound() -> None:
     verdict = diagnose_chain(Residual())
     assert not verdict.bound_applies and verdict.bound is None
     assert verdict.gain is not None and verdict.status == "healthy"
+
+
+class SkipAtRoot(nn.Module):
+    """A plain chain of leaves, but the root adds its input (or scales) outside them: the
+    leaves' product does not bound the gain measured at the model's input and output."""
+
+    def __init__(self, scale: float | None) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.fc1 = nn.Linear(8, 8, bias=False)
+        self.fc2 = nn.Linear(8, 8, bias=False)
+        self.scale = scale
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.fc2(self.fc1(x))
+        return y + x if self.scale is None else y * self.scale
+
+
+@pytest.mark.parametrize("scale", [None, 100.0])
+def test_skip_or_scale_in_the_root_forward_has_no_bound(scale: float | None) -> None:
+    model = SkipAtRoot(scale)
+    verdict = diagnose_chain(model)
+    assert not verdict.bound_applies and verdict.bound is None
+    if scale is not None:                     # the leaves' product would be violated
+        leaves = np.prod([np.linalg.svd(layer.weight.detach().numpy(), compute_uv=False)[0]
+                          for layer in (model.fc1, model.fc2)])
+        assert verdict.gain is not None and verdict.gain > leaves
+
+
+def test_spatial_dropout_bound_in_training() -> None:
+    assert layer_bound(nn.Dropout2d(0.5).train(), None) == 2.0               # 1/(1 − p)

@@ -94,6 +94,9 @@ def default_loss_name(output: torch.Tensor, target: Any) -> str:
 def synthetic_target(name: str, output: torch.Tensor, seed: int) -> torch.Tensor | None:
     generator = torch.Generator().manual_seed(seed + 1)
     if name == "ce":
+        if output.dim() < 2:
+            raise UsageError(f"ce needs (N, C, …) logits, but the output has shape "
+                             f"{tuple(output.shape)}; use --loss mse or sum")
         classes = output.shape[1]
         shape = (output.shape[0], *output.shape[2:])
         return torch.randint(0, classes, shape, generator=generator).to(output.device)

@@ -128,6 +128,28 @@ class DataFlow:
                 name = tensor.param or self.source_param(tensor.id, through_masks=False)
                 if name is not None:
                     return name
+            for tensor in node.inputs[:2]:
+                name = self.derived_weight(tensor.id)
+                if name is not None:
+                    return name
+        return None
+
+    def derived_weight(self, tensor_id: int) -> str | None:
+        """The parameter of an elementwise product of parameters and buffers only, seen
+        through views (``F.linear(x, mask * weight)``); never of an activation × parameter
+        product such as ``q @ (k * scale)``."""
+        for _ in range(16):
+            producer = self.producer.get(tensor_id)
+            if producer is None or not producer.inputs:
+                return None
+            if producer.kind in ("view", "reshape", "copy"):
+                tensor_id = producer.inputs[0].id
+                continue
+            if producer.kind != "elementwise" or any(t.param is None for t in producer.inputs):
+                return None
+            names = [t.param for t in producer.inputs
+                     if t.param is not None and not self.is_buffer(t.param)]
+            return names[0] if names else None
         return None
 
     def bias_of(self, node: Node) -> str | None:

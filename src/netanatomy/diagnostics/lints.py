@@ -64,22 +64,26 @@ def folds_batch_into_channels(flow: DataFlow, node: Node) -> bool:
 def redundant_bias_lints(flow: DataFlow, modules: Mapping[str, Any]) -> Iterator[Lint]:
     """NA001: every path from a layer's bias add ends in a batch/instance norm (which
     subtracts the per-channel mean, bias included) or a group norm (which removes the
-    bias's group means: ``groups`` of its values)."""
+    bias's group means: ``groups`` of its values). A bias used by several calls (a shared
+    layer) must end so on every call."""
+    uses: dict[str, list[Node]] = {}
     for node in flow.graph.nodes:
-        if node.kind not in ("conv", "conv_transpose", "matmul"):
+        bias = flow.bias_of(node) if node.kind in ("conv", "conv_transpose", "matmul") \
+            else None
+        if bias is not None and bias in flow.graph.params:
+            uses.setdefault(bias, []).append(node)
+    for bias, nodes in uses.items():
+        per_call = [bias_ends(flow, node) for node in nodes]
+        if any(not ends for ends in per_call):      # reaches the output, or nothing at all
             continue
-        bias = flow.bias_of(node)
-        if bias is None or bias not in flow.graph.params:
-            continue
-        ends = [n for n in flow.downstream(node, keeps_channel_constants)
-                if not keeps_channel_constants(n) and not flow.is_bias_add(n)]
+        ends = [end for ends in per_call for end in ends]
         kinds = {norm_kind(flow, n) for n in ends if n.kind == "norm"}
         if not ends or any(n.kind != "norm" for n in ends) or not kinds <= {
                 "batch", "instance", "group"}:
             continue
         size = int(flow.graph.params[bias].numel)
-        norm_path = ends[0].path
-        if kinds == {"group"}:
+        if "group" in kinds:          # a group norm leaves all but the group means alive
+            norm_path = next(n.path for n in ends if norm_kind(flow, n) == "group")
             groups = getattr(modules.get(norm_path), "num_groups", None)
             if groups is None:
                 continue
@@ -87,13 +91,27 @@ def redundant_bias_lints(flow: DataFlow, modules: Mapping[str, Any]) -> Iterator
             what = (f"the group norm '{norm_path}' removes its mean over each of {groups} "
                     "groups, so its gradient sums to zero within each group")
         else:
-            wasted = size
+            norm_path, wasted = ends[0].path, size
             what = (f"the {'/'.join(sorted(kinds))} norm '{norm_path}' subtracts it again, so "
                     "its gradient is zero there")
         owner = flow.graph.params[bias].owner
         yield Lint("NA001", owner, f"bias '{bias}' ({size} values) is added right before a "
                    f"normalisation: {what}", wasted,
                    "create the layer with bias=False; the norm's shift (beta) plays its role")
+
+
+def bias_ends(flow: DataFlow, node: Node) -> list[Node]:
+    """The first ops after ``node`` that may not keep a per-channel constant; empty when a
+    tensor on the way (the bias still in it) is one of the model's outputs."""
+    outputs = {tensor.id for tensor in flow.graph.outputs}
+    carried = {tensor.id for tensor in node.outputs}
+    ends = []
+    for later in flow.downstream(node, keeps_channel_constants):
+        if keeps_channel_constants(later) or flow.is_bias_add(later):
+            carried.update(tensor.id for tensor in later.outputs)
+        else:
+            ends.append(later)
+    return [] if carried & outputs else ends
 
 
 def small_batch_lints(flow: DataFlow, options: LintOptions) -> Iterator[Lint]:
@@ -113,8 +131,9 @@ def small_batch_lints(flow: DataFlow, options: LintOptions) -> Iterator[Lint]:
         if values <= 1:
             severity, detail = "error", "a single value per channel: training fails"
         elif batch < SMALL_BATCH:
-            severity, detail = "warning", (f"statistics from {batch} samples "
-                                           f"({values} values per channel) are noisy")
+            samples = f"{batch} sample" + ("s" if batch > 1 else "")
+            severity, detail = "warning", (f"statistics from {samples} ({values} values per "
+                                           "channel) are noisy")
         else:
             continue
         yield Lint("NA002", node.path, f"batch norm with a batch of {batch}: {detail}", 0,

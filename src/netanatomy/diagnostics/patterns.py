@@ -157,7 +157,7 @@ def gridding_lints(flow: DataFlow) -> Iterator[Lint]:
             continue
         holes = [(max(axis) - min(axis) + 1, len(axis)) for axis in offsets[node.index]]
         if any(span > seen for span, seen in holes):
-            span, seen = holes[0]
+            span, seen = next((span, seen) for span, seen in holes if span > seen)
             yield Lint("NA007", node.path, f"the stack of {len(dilated[node.index])} "
                        f"windows ending here (dilations {dilated[node.index]}) spans "
                        f"{span} positions per axis but samples only {seen} of them: "
