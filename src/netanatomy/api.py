@@ -131,16 +131,41 @@ def lint(model: Any, input_size: Any = None, *, example_inputs: Any = None,
     real parameter values and are skipped for a model on the meta device.
 
     Args:
-        batch_size: the training batch (default: the input's first axis), for NA002.
+        batch_size: the training batch, for NA002 (default: the input's first axis; an
+            input of batch 1 is taken for an inference shape and NA002 is skipped).
         object_size: typical object size in input pixels, for NA005.
+
+    A batch-1 input is captured at batch 2, since training-mode batch norm cannot run on
+    one sample; nothing else depends on the batch.
     """
+    from torch import nn
+
     from netanatomy.diagnostics.graph_walk import DataFlow
     from netanatomy.diagnostics.init_check import init_checks
     from netanatomy.diagnostics.lints import LintOptions, lint_graph
 
-    report = analyze(model, input_size, example_inputs=example_inputs, dtype=dtype,
-                     training=True)
+    if not isinstance(model, nn.Module):
+        raise UsageError(f"lint() needs an nn.Module, got {type(model).__name__}")
+    args, kwargs = resolve_inputs(input_size, example_inputs, dtype)
+    import torch
+
+    first = next(iter([*args, *kwargs.values()]), None)
+    single = isinstance(first, torch.Tensor) and first.dim() > 0 and first.shape[0] == 1
+    if single:
+        args = tuple(doubled(a) for a in args)
+        kwargs = {k: doubled(v) for k, v in kwargs.items()}
+    report = analyze(model, example_inputs=kwargs or args, training=True)
     params = {name: p for name, p in model.named_parameters() if not p.is_meta}
     checks = init_checks(DataFlow(report.graph), params)
-    return lint_graph(report.graph, report, LintOptions(batch_size, object_size),
-                      dict(model.named_modules()), checks)
+    options = LintOptions(batch_size or (1 if single else None), object_size,
+                          check_batch=batch_size is not None or not single)
+    return lint_graph(report.graph, report, options, dict(model.named_modules()), checks)
+
+
+def doubled(value: Any) -> Any:
+    """A tensor of batch 1 expanded to batch 2 (a view: nothing allocated)."""
+    import torch
+
+    if isinstance(value, torch.Tensor) and value.dim() > 0 and value.shape[0] == 1:
+        return value.expand(2, *value.shape[1:])
+    return value

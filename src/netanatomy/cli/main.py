@@ -285,14 +285,14 @@ def diagnose(
 ) -> None:
     """Run the model for real: activations, gradients, initialisation, spectra, lints."""
     try:
+        if format is OutputFormat.csv:
+            raise UsageError("diagnose writes table or json (--format csv is for summary)")
         report = run_diagnose(target, input, data, loss, steps, lr, device, not eval_mode,
                               seed, erf_layer, object_size, set)
         if plot is not None:
             write_diagnose_plots(report, plot, target)
         if format is OutputFormat.json:
             emit(report.to_json(depth), output)
-        elif format is OutputFormat.csv:
-            raise UsageError("diagnose writes table or json")
         else:
             emit(report.render(3 if depth is None else depth, width), output)
     except typer.Exit:
@@ -400,6 +400,9 @@ def lint(
         notes = []
         if any(p.is_meta for p in model.parameters()):
             notes.append("parameters on the meta device: initialisation not checked")
+        if batch_size is None and inputs and inputs[0].split("x")[0].strip() == "1":
+            notes.append("batch 1 is taken for an inference shape: NA002 (batch norm on a "
+                         "small batch) needs the training batch, give --batch-size")
         lints = netanatomy.lint(model, inputs, batch_size=batch_size, object_size=object_size)
         if format is OutputFormat.json:
             emit(json.dumps(lint_document(lints, notes), indent=2), output)

@@ -38,6 +38,8 @@ class LintOptions:
 
     batch_size: int | None = None
     object_size: int | None = None
+    check_batch: bool = True
+    """False: skip NA002 (the analysed batch is not the training batch, e.g. batch 1)."""
 
 
 def norm_kind(flow: DataFlow, node: Node) -> str:
@@ -118,6 +120,8 @@ def small_batch_lints(flow: DataFlow, options: LintOptions) -> Iterator[Lint]:
     """NA002: training-mode batch norm whose statistics see fewer than SMALL_BATCH samples
     (or a single value per channel)."""
     graph = flow.graph
+    if not options.check_batch:
+        return
     batch = options.batch_size or (int(graph.inputs[0].shape[0]) if graph.inputs and
                                    graph.inputs[0].shape else None)
     if batch is None:

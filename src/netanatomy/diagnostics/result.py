@@ -29,8 +29,9 @@ CONVENTIONS: Mapping[str, str] = {
             "kernel area, fan_out = C_out x kernel area (torch's convention); flagged when "
             "off by more than 2x and no normalisation layer follows",
     "sigma_max": "largest singular value of the layer's linear map: exact (matrix 2-norm) "
-                 "for Linear, power iteration on the convolution operator at the layer's "
-                 "input size (stride, padding and dilation included) for convs",
+                 "for Linear, Lanczos-accelerated power iteration on the convolution "
+                 "operator at the layer's input size (stride, padding and dilation "
+                 "included) for convs",
     "bound": "product over the layers of a plain chain of sigma_max and of each "
              "activation's largest derivative (ReLU 1, tanh 1, sigmoid 1/4): an upper bound "
              "on the end-to-end gain; not applicable to branched graphs or normalisation",

@@ -95,8 +95,8 @@ def footer_lines(report: DiagnoseReport) -> list[str]:
               "  Grad norm, Grad/W of the layer's weight; Gain = ‖dL/d input‖ / ‖dL/d "
               "output‖; Init = weight std / He or Xavier std (! = off by > 2×, no norm "
               "after);",
-              "  σ max = largest singular value (exact for Linear, power iteration on the "
-              "conv operator)."]
+              "  σ max = largest singular value (exact for Linear; Lanczos-accelerated power "
+              "iteration on the conv operator)."]
     return lines
 
 
