@@ -267,6 +267,8 @@ def diagnose(
     seed: Annotated[int, typer.Option(help="Seed of the synthetic batch and dropout.")] = 0,
     erf_layer: Annotated[str | None, typer.Option(
         "--erf-layer", help="Layer path of the effective receptive field.")] = None,
+    erf_fraction: Annotated[float, typer.Option(
+        "--erf-fraction", help="Share of the gradient mass the ERF size holds.")] = 0.95,
     object_size: Annotated[int | None, typer.Option(
         "--object-size", help="Typical object size in input pixels (lint NA005).")] = None,
     depth: Annotated[int | None, typer.Option("--depth", "-d", help="Deepest level shown.")]
@@ -288,7 +290,7 @@ def diagnose(
         if format is OutputFormat.csv:
             raise UsageError("diagnose writes table or json (--format csv is for summary)")
         report = run_diagnose(target, input, data, loss, steps, lr, device, not eval_mode,
-                              seed, erf_layer, object_size, set)
+                              seed, erf_layer, object_size, set, erf_fraction)
         if plot is not None:
             write_diagnose_plots(report, plot, target)
         if format is OutputFormat.json:
@@ -303,7 +305,8 @@ def diagnose(
 
 def run_diagnose(target: str, inputs: list[str], data: Path | None, loss: str | None,
                  steps: int, lr: float, device: str, training: bool, seed: int,
-                 erf_layer: str | None, object_size: int | None, settings: list[str]) -> Any:
+                 erf_layer: str | None, object_size: int | None, settings: list[str],
+                 erf_fraction: float = 0.95) -> Any:
     from netanatomy.diagnostics.lints import LintOptions
     from netanatomy.diagnostics.run import diagnose as run
 
@@ -323,7 +326,7 @@ def run_diagnose(target: str, inputs: list[str], data: Path | None, loss: str | 
     with progress_bar(steps) as advance:
         return run(model, batch, target=target_tensor, input_size=inputs or None,
                    loss_fn=loss, steps=steps, lr=lr, device=device, training=training,
-                   seed=seed, erf_layer=erf_layer,
+                   seed=seed, erf_layer=erf_layer, erf_fraction=erf_fraction,
                    lint_options=LintOptions(object_size=object_size), progress=advance)
 
 

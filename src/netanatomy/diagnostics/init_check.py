@@ -30,9 +30,12 @@ def scheme_stds(fan_in: int, fan_out: int) -> dict[str, float]:
             "torch-default": 1 / math.sqrt(3 * fan_in)}
 
 
-def closest_scheme(std: float, stds: dict[str, float]) -> str:
-    """The scheme whose std is nearest in log ratio; torch's default only when within 5 %."""
-    if abs(math.log(max(std, 1e-30) / stds["torch-default"])) < math.log(1.05):
+def closest_scheme(std: float, stds: dict[str, float], numel: int = 10**6) -> str:
+    """The scheme whose std is nearest in log ratio; torch's default when within the
+    sampling error of a std from ``numel`` values: 4 standard errors of log(std), whose SE
+    is sqrt(0.5/n) for normal and sqrt(0.2/n) for uniform weights (at least 5 %)."""
+    tolerance = max(math.log(1.05), 4 * math.sqrt(0.5 / max(numel, 1)))
+    if abs(math.log(max(std, 1e-30) / stds["torch-default"])) < tolerance:
         return "torch-default"
     return min(("he", "xavier"), key=lambda s: abs(math.log(max(std, 1e-30) / stds[s])))
 
@@ -48,7 +51,7 @@ def check_weight(name: str, weight: torch.Tensor, activation: str | None, family
     he, xavier = stds["he"], stds["xavier"]
     expected = "he" if family == "relu" else "xavier"
     ratio = std / stds[expected]
-    closest = closest_scheme(std, stds)
+    closest = closest_scheme(std, stds, weight.numel())
     flagged = not normalised and not is_output and not (1 / TOLERANCE <= ratio <= TOLERANCE)
     return InitCheck(name, fan_in, fan_out, std, he, xavier, activation, expected, ratio,
                      closest, normalised, flagged)

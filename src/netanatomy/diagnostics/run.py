@@ -68,6 +68,9 @@ def diagnose(model: nn.Module, batch: Any = None, *, target: Any = None,
         raise UsageError(f"diagnose() needs an nn.Module, got {type(model).__name__}")
     if steps < 1:
         raise UsageError(f"steps must be at least 1, got {steps}")
+    if not 0 < erf_fraction <= 1:
+        raise UsageError(f"erf_fraction must lie in (0, 1], got {erf_fraction}; 0.95 keeps "
+                         "95 % of the gradient mass")
     if any(p.is_meta for p in model.parameters()):
         raise UsageError("diagnostics run the model for real, but its parameters are on the "
                          "meta device: build it on the CPU (or use 'summary', which needs "
