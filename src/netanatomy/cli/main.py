@@ -181,7 +181,6 @@ def rf(
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False,
 ) -> None:
     """Receptive field of every layer: size, effective stride and padding per axis."""
-    from netanatomy import spec
 
     try:
         report = analyse_target(target, input, set)
@@ -191,8 +190,7 @@ def rf(
             from netanatomy.diagnostics.measured_rf import measure_receptive_fields
 
             spatial = [row.path for row in shown if row.rf is not None and row.calls > 0]
-            model = spec.build(target, spec.parse_assignments(set)) \
-                if spec.is_spec_target(target) else resolve_target(target, input)[0]
+            model = load_model(target, set)
             measured = measure_receptive_fields(model, report.graph.inputs[0].shape, spatial)
         if plot is not None:
             from netanatomy.render.plot import plot_receptive_field
@@ -227,23 +225,36 @@ def rf_json(report: object, depth: int | None, measured: dict | None) -> str:
     return json.dumps(data, indent=2)
 
 
+def load_model(target: str, settings: list[str]) -> Any:
+    """The nn.Module of a target: a spec is built (with its --set values), a PyTorch
+    target loaded."""
+    from netanatomy import spec
+    from netanatomy.frontends.torch.target import load_target
+
+    if spec.is_spec_target(target):
+        return spec.build(target, spec.parse_assignments(settings))
+    if settings:
+        raise UsageError("--set is for spec targets (*.yaml, example:NAME)")
+    return load_target(target)
+
+
 def load_for_diagnosis(target: str, inputs: list[str],
                        settings: list[str]) -> tuple[Any, list[str]]:
     """The model to run for real (a spec is built) and the input shapes (a spec's own
     input with batch 8 unless --input is given)."""
     from netanatomy import spec
 
-    if spec.is_spec_target(target):
+    if not spec.is_spec_target(target):
+        if settings:
+            raise UsageError("--set is for spec targets (*.yaml, example:NAME)")
+        return resolve_target(target, inputs)
+    model = load_model(target, settings)
+    if not inputs:
         assignments = spec.parse_assignments(settings)
-        model = spec.build(target, assignments)
-        if not inputs:
-            shape = spec.input_shape(target, assignments)[1:]
-            dtype = spec.input_dtype(target, assignments)
-            inputs = ["x".join(map(str, (8, *shape))) + f":{dtype}"]
-        return model, inputs
-    if settings:
-        raise UsageError("--set is for spec targets (*.yaml, example:NAME)")
-    return resolve_target(target, inputs)
+        shape = spec.input_shape(target, assignments)[1:]
+        dtype = spec.input_dtype(target, assignments)
+        inputs = ["x".join(map(str, (8, *shape))) + f":{dtype}"]
+    return model, inputs
 
 
 @app.command()
@@ -314,13 +325,10 @@ def run_diagnose(target: str, inputs: list[str], data: Path | None, loss: str | 
         raise UsageError("give --data or --input, not both")
     batch, target_tensor = None, None
     if data is not None:
-        from netanatomy import spec
         from netanatomy.diagnostics.batch import load_batch
 
-        model = spec.build(target, spec.parse_assignments(settings)) \
-            if spec.is_spec_target(target) else load_target_only(target)
+        model = load_model(target, settings)
         batch, target_tensor = load_batch(data, device)
-        inputs = []
     else:
         model, inputs = load_for_diagnosis(target, inputs, settings)
     with progress_bar(steps) as advance:
@@ -328,12 +336,6 @@ def run_diagnose(target: str, inputs: list[str], data: Path | None, loss: str | 
                    loss_fn=loss, steps=steps, lr=lr, device=device, training=training,
                    seed=seed, erf_layer=erf_layer, erf_fraction=erf_fraction,
                    lint_options=LintOptions(object_size=object_size), progress=advance)
-
-
-def load_target_only(target: str) -> Any:
-    from netanatomy.frontends.torch.target import load_target
-
-    return load_target(target)
 
 
 def progress_bar(steps: int) -> Any:

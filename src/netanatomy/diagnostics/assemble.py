@@ -3,6 +3,7 @@ initialisation and spectral checks, the verdict, the lints and the effective fie
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
@@ -12,7 +13,14 @@ from netanatomy.diagnostics.graph_walk import DataFlow
 from netanatomy.diagnostics.init_check import init_checks
 from netanatomy.diagnostics.lints import LintOptions, lint_graph
 from netanatomy.diagnostics.recorder import Recording
-from netanatomy.diagnostics.result import DiagnoseReport, EffectiveField, StepRecord
+from netanatomy.diagnostics.result import (
+    DiagnoseReport,
+    EffectiveField,
+    InitCheck,
+    LayerDiagnostics,
+    ParamStats,
+    StepRecord,
+)
 from netanatomy.diagnostics.spectral import sigma_max
 from netanatomy.diagnostics.verdict import judge
 
@@ -32,8 +40,6 @@ def assemble(model: nn.Module, work: nn.Module, inputs: tuple[torch.Tensor, ...]
              training: bool, seed: int, spectral: bool, effective_field: bool,
              erf_layer: str | None, erf_fraction: float,
              options: LintOptions) -> DiagnoseReport:
-    from netanatomy.diagnostics.run import all_finite, layer_row
-
     notes: list[str] = []
     modules = dict(work.named_modules())
     report, note = static_report(model, inputs)
@@ -102,3 +108,34 @@ def measure_erf(work: nn.Module, inputs: tuple[torch.Tensor, ...], layer: str | 
         if explicit:
             raise
         return None, f"effective receptive field not measured: {error}"
+
+
+def param_stats(module: nn.Module, prefix: str) -> tuple[ParamStats, ...]:
+    stats = []
+    for name, parameter in module.named_parameters(recurse=False):
+        weight_norm = float(parameter.detach().double().norm())
+        grad = None if parameter.grad is None else float(parameter.grad.double().norm())
+        ratio = grad / weight_norm if grad is not None and weight_norm > 0 else None
+        stats.append(ParamStats(f"{prefix}.{name}" if prefix else name,
+                                tuple(parameter.shape), weight_norm, grad, ratio))
+    return tuple(stats)
+
+
+def all_finite(work: nn.Module) -> bool:
+    return all(math.isfinite(float(p.grad.double().norm())) for p in work.parameters()
+               if p.grad is not None)
+
+
+def layer_row(path: str, module: nn.Module, record: Any, init: InitCheck | None,
+              sigma: tuple[float | None, str | None]) -> LayerDiagnostics:
+    gain = None
+    if record.grad_output_norm and record.grad_input_norm is not None:
+        gain = record.grad_input_norm / record.grad_output_norm
+    return LayerDiagnostics(
+        path=path, type=type(module).__name__, depth=0 if not path else path.count(".") + 1,
+        calls=record.calls, output_shape=record.output_shape, act_mean=record.act_mean,
+        act_std=record.act_std, dead_fraction=record.dead_fraction,
+        saturated_fraction=record.saturated_fraction,
+        grad_output_norm=record.grad_output_norm, grad_input_norm=record.grad_input_norm,
+        gain=gain, params=param_stats(module, path), init=init, sigma_max=sigma[0],
+        sigma_method=sigma[1])

@@ -24,6 +24,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from netanatomy.diagnostics.recorder import first_tensor
 from netanatomy.diagnostics.result import EffectiveField
 from netanatomy.errors import CaptureError, UsageError
 
@@ -123,17 +124,6 @@ def preserved_state(model: nn.Module) -> Iterator[None]:
             parameter.grad = grad
         for module, training in modes:
             module.training = training
-
-
-def first_tensor(value: Any) -> torch.Tensor | None:
-    """The first tensor of a module output (itself, or the first in a tuple, list or dict)."""
-    if isinstance(value, torch.Tensor):
-        return value
-    if isinstance(value, dict):
-        value = list(value.values())
-    if isinstance(value, (tuple, list)):
-        return next((item for item in value if isinstance(item, torch.Tensor)), None)
-    return None
 
 
 def run_and_capture(model: nn.Module, args: tuple[Any, ...],

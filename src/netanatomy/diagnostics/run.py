@@ -6,7 +6,6 @@ RNG state are left exactly as they were."""
 from __future__ import annotations
 
 import copy
-import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -23,13 +22,7 @@ from netanatomy.diagnostics.batch import (
 )
 from netanatomy.diagnostics.lints import LintOptions
 from netanatomy.diagnostics.recorder import Recording, recording
-from netanatomy.diagnostics.result import (
-    DiagnoseReport,
-    InitCheck,
-    LayerDiagnostics,
-    ParamStats,
-    StepRecord,
-)
+from netanatomy.diagnostics.result import DiagnoseReport, StepRecord
 from netanatomy.errors import CaptureError, UsageError
 
 
@@ -155,34 +148,3 @@ def one_pass(work: nn.Module, inputs: tuple[torch.Tensor, ...], target: Any, los
 def grad_norms(work: nn.Module) -> dict[str, float]:
     return {name: float(p.grad.detach().double().norm()) for name, p in
             work.named_parameters() if p.grad is not None}
-
-
-def param_stats(module: nn.Module, prefix: str) -> tuple[ParamStats, ...]:
-    stats = []
-    for name, parameter in module.named_parameters(recurse=False):
-        weight_norm = float(parameter.detach().double().norm())
-        grad = None if parameter.grad is None else float(parameter.grad.double().norm())
-        ratio = grad / weight_norm if grad is not None and weight_norm > 0 else None
-        stats.append(ParamStats(f"{prefix}.{name}" if prefix else name,
-                                tuple(parameter.shape), weight_norm, grad, ratio))
-    return tuple(stats)
-
-
-def all_finite(work: nn.Module) -> bool:
-    return all(math.isfinite(float(p.grad.double().norm())) for p in work.parameters()
-               if p.grad is not None)
-
-
-def layer_row(path: str, module: nn.Module, record: Any, init: InitCheck | None,
-              sigma: tuple[float | None, str | None]) -> LayerDiagnostics:
-    gain = None
-    if record.grad_output_norm and record.grad_input_norm is not None:
-        gain = record.grad_input_norm / record.grad_output_norm
-    return LayerDiagnostics(
-        path=path, type=type(module).__name__, depth=0 if not path else path.count(".") + 1,
-        calls=record.calls, output_shape=record.output_shape, act_mean=record.act_mean,
-        act_std=record.act_std, dead_fraction=record.dead_fraction,
-        saturated_fraction=record.saturated_fraction,
-        grad_output_norm=record.grad_output_norm, grad_input_norm=record.grad_input_norm,
-        gain=gain, params=param_stats(module, path), init=init, sigma_max=sigma[0],
-        sigma_method=sigma[1])

@@ -51,9 +51,7 @@ def diagnose_document(report: DiagnoseReport, depth: int | None = None) -> dict[
                 "device": report.device, "training": report.training, "seed": report.seed,
                 "steps": len(report.steps), "notes": list(report.notes)},
         "verdict": dataclasses.asdict(report.verdict),
-        "lints": [{"code": lint.code, "path": lint.path, "message": lint.message,
-                   "wasted_params": lint.wasted_params, "fix": lint.fix,
-                   "severity": lint.severity} for lint in report.lints],
+        "lints": [dataclasses.asdict(lint) for lint in report.lints],
         "layers": [layer_entry(row) for row in report.layers
                    if depth is None or row.depth <= depth],
         "steps": [{"step": s.step, "loss": s.loss, "grad_norms": dict(s.grad_norms)}
@@ -65,6 +63,4 @@ def diagnose_document(report: DiagnoseReport, depth: int | None = None) -> dict[
 def lint_document(lints: Any, notes: Any = ()) -> dict[str, Any]:
     """``netanatomy lint --format json``: the lints alone (``netanatomy.lint/1``)."""
     return {"schema": "netanatomy.lint/1", "notes": list(notes),
-            "lints": [{"code": lint.code, "path": lint.path, "message": lint.message,
-                       "wasted_params": lint.wasted_params, "fix": lint.fix,
-                       "severity": lint.severity} for lint in lints]}
+            "lints": [dataclasses.asdict(lint) for lint in lints]}
