@@ -52,7 +52,8 @@ def assemble(model: nn.Module, work: nn.Module, inputs: tuple[torch.Tensor, ...]
     rows = tuple(layer_row(path, module, record.records[path],
                            by_param.get(f"{path}.weight" if path else "weight"), sigmas[path])
                  for path, module in modules.items())
-    verdict = judge(record, modules, {p: s[0] for p, s in sigmas.items()}, all_finite(work))
+    finite = all(math.isfinite(norm) for norm in history[-1].grad_norms.values())
+    verdict = judge(record, modules, {p: s[0] for p, s in sigmas.items()}, finite)
     lints = lint_graph(report.graph, report, options, modules, checks) \
         if report is not None else ()
     erf = None
@@ -119,11 +120,6 @@ def param_stats(module: nn.Module, prefix: str) -> tuple[ParamStats, ...]:
         stats.append(ParamStats(f"{prefix}.{name}" if prefix else name,
                                 tuple(parameter.shape), weight_norm, grad, ratio))
     return tuple(stats)
-
-
-def all_finite(work: nn.Module) -> bool:
-    return all(math.isfinite(float(p.grad.double().norm())) for p in work.parameters()
-               if p.grad is not None)
 
 
 def layer_row(path: str, module: nn.Module, record: Any, init: InitCheck | None,

@@ -12,6 +12,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from netanatomy.diagnostics.assemble import assemble
 from netanatomy.diagnostics.batch import (
     check_loss_name,
     default_loss_name,
@@ -113,8 +114,6 @@ def run_diagnosis(model: nn.Module, batch: Any, target: Any, input_size: Any, lo
                 progress(step + 1, steps, float(loss))
             if optimizer is not None and step < steps - 1:
                 optimizer.step()
-    from netanatomy.diagnostics.assemble import assemble
-
     return assemble(model, work, inputs, record, history, loss_name, device, training, seed,
                     spectral, effective_field, erf_layer, erf_fraction, options)
 
