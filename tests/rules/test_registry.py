@@ -17,8 +17,8 @@ def scratch_registry(monkeypatch: pytest.MonkeyPatch) -> dict:
     return copy
 
 
-def test_metrics_are_the_documented_four() -> None:
-    assert METRICS == ("output_shapes", "macs", "elementwise_flops", "rf")
+def test_metrics_are_the_documented_six() -> None:
+    assert METRICS == ("output_shapes", "params", "macs", "elementwise_flops", "bytes", "rf")
 
 
 def test_duplicate_registration_raises(scratch_registry) -> None:

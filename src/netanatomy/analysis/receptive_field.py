@@ -11,8 +11,10 @@ for a window op whose rule gives ``AxisWindow(extent, stride, start=first)``. Wh
 merge the largest field is taken and misaligned centres are reported. Ops that mix every
 position (global/adaptive-to-1 pooling, reductions over spatial axes, a matmul or attention
 contracting over positions, a spatial softmax) make the field *global*, naming the node.
-Conventions: normalisation statistics are not counted as mixing positions; ops without a
-rule pass fields through and are listed in ``unknown_ops``.
+What each op does to positions is its rule's ``rf`` transfer (:mod:`netanatomy.rules.
+transfer`); this module only composes them. Conventions: normalisation statistics are not
+counted as mixing positions; an op whose transfer is unknown stops the field (downstream
+layers show none) and is listed in ``unknown_ops``.
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from netanatomy.ir.graph import Graph, Node, Shape, TensorInfo
-from netanatomy.rules import GLOBAL, get_formula, has_rule
+from netanatomy.rules import GLOBAL, NO_FIELD, POINTWISE, UNKNOWN, Mixes, Relayout, get_formula
+from netanatomy.rules.transfer import is_windows
 from netanatomy.symbolic import Dim, is_concrete, simplest
 
 
@@ -248,10 +251,9 @@ def place_axis(element_stride: int, size: int, out_shape: Shape) -> tuple[int, i
     return None
 
 
-def view_state(node: Node, state: FieldState) -> FieldState:
-    """Permutes move axes; a slice along a spatial axis shifts and strides its field;
-    other views follow the reshape mapping of shapes."""
-    sliced = node.attrs.get("slice")
+def view_state(node: Node, state: FieldState, transfer: Relayout) -> FieldState:
+    """Permutes move axes; a slice along a spatial axis shifts and strides its field."""
+    sliced = transfer.slice
     if sliced is not None:
         dim, begin, step = sliced
         if dim not in state.axes:
@@ -265,85 +267,83 @@ def view_state(node: Node, state: FieldState) -> FieldState:
         subs = list(state.subs)
         subs[index] = (1, node.outputs[0].shape[dim])
         return replace(state, fields=tuple(fields), subs=tuple(subs))
-    permutation = node.attrs.get("permutation")
-    if permutation is not None:
-        inverse = {old: new for new, old in enumerate(permutation)}
-        return replace(state, axes=tuple(inverse[a] for a in state.axes))
-    return reshape_axes(state, node.inputs[0].shape, node.outputs[0].shape)
+    permutation = transfer.permutation or tuple(range(len(node.outputs[0].shape)))
+    inverse = {old: new for new, old in enumerate(permutation)}
+    return replace(state, axes=tuple(inverse[a] for a in state.axes))
 
 
-def contraction_state(node: Node, states: dict[int, FieldState]) -> FieldState | None:
-    """matmul/linear: global when the contracted axis carries positions; else row axes pass."""
-    a, b = node.inputs[0], node.inputs[1]
-    a_state, b_state = states.get(a.id), states.get(b.id)
-    out_rank = len(node.outputs[0].shape)
+def mixed_state(node: Node, transfer: Mixes, states: dict[int, FieldState],
+                data_tensor: TensorInfo, data_state: FieldState) -> FieldState | None:
+    """Global when a mixed axis of an operand carries positions; else the other axes pass
+    (aligned on the output's rank) or are followed through the shape change."""
     where = node.path or "<root>"
-    if a_state is not None and (a_state.is_global or len(a.shape) - 1 in a_state.axes):
-        return FieldState(global_by=a_state.global_by or where)
-    b_contracted = 0 if len(b.shape) == 1 else len(b.shape) - 2
-    if b_state is not None and (b_state.is_global or b_contracted in b_state.axes):
-        return FieldState(global_by=b_state.global_by or where)
-    candidates = [shifted(s, out_rank - len(t.shape)) for s, t in ((a_state, a), (b_state, b))
-                  if s is not None]
-    return candidates[0] if candidates else None
+    for index, axes in transfer.operands:
+        if index >= len(node.inputs):
+            continue
+        tensor = node.inputs[index]
+        state = states.get(tensor.id) if tensor.param is None else None
+        if state is None:
+            continue
+        rank = max(len(tensor.shape), 1)
+        if axes is None or {a % rank for a in axes} & set(state.axes):
+            return FieldState(global_by=state.global_by or where)
+    if transfer.rest == "reshape":
+        return reshape_axes(data_state, data_tensor.shape, node.outputs[0].shape)
+    out_rank = len(node.outputs[0].shape)
+    return shifted(data_state, out_rank - len(data_tensor.shape))
+
+
+def relayout_state(node: Node, transfer: Relayout, operands: list[tuple[TensorInfo, FieldState]],
+                   misalignments: list[Misalignment]) -> FieldState:
+    """Permutes and slices move or shift axes; other data movement is followed by element
+    strides (several operands are merged first)."""
+    data_tensor, data_state = operands[0]
+    if transfer.permutation is not None or transfer.slice is not None:
+        return view_state(node, data_state, transfer)
+    out_shape = node.outputs[0].shape
+    if len(operands) == 1:
+        return reshape_axes(data_state, data_tensor.shape, out_shape)
+    out_rank = len(out_shape)
+    merged = merge(node, [shifted(s, out_rank - len(t.shape)) for t, s in operands],
+                   misalignments)
+    if len(data_tensor.shape) == out_rank and not same_spatial(merged, data_tensor.shape,
+                                                               out_shape):
+        return reshape_axes(merged, data_tensor.shape, out_shape)
+    return merged
 
 
 def node_state(node: Node, states: dict[int, FieldState], unknown: list[str],
                misalignments: list[Misalignment]) -> FieldState | None:
-    """The field of the node's outputs from its operands' fields."""
+    """The field of the node's outputs from its operands' fields and the kind's transfer."""
     operands = [(t, states[t.id]) for t in node.inputs if t.param is None and t.id in states]
     if not operands:
         return None
-    where = node.path or "<root>"
     for _, state in operands:
         if state.is_global:
             return state
     data_tensor, data_state = operands[0]
-    kind = node.kind
-    rf_formula = get_formula(kind, "rf")
-    if rf_formula is not None:
+    rf_formula = get_formula(node.kind, "rf")
+    transfer = UNKNOWN if rf_formula is None else rf_formula(
+        tuple(t.shape for t in node.inputs), tuple(t.shape for t in node.outputs), node.attrs)
+    if transfer == GLOBAL or is_windows(transfer):
         if data_state.flattened or data_state.lost:
             return replace(data_state, lost=True)
-        windows = rf_formula(tuple(t.shape for t in node.inputs),
-                             tuple(t.shape for t in node.outputs), node.attrs)
         out_shape = node.outputs[0].shape
-        windowed = apply_windows(data_state, windows, node)
+        windowed = apply_windows(data_state, transfer, node)
         return replace(windowed, subs=tuple((1, out_shape[a]) for a in windowed.axes)) \
             if windowed.fields else windowed
-    if kind in ("matmul", "linear"):
-        return contraction_state(node, states)
-    if kind == "attention":
-        keys = [states.get(t.id) for t in node.inputs[1:3]]
-        if any(s is not None for s in keys):
-            return FieldState(global_by=where)
-        return data_state
-    if kind == "reduction":
-        dims = node.attrs.get("dims")
-        rank = len(data_tensor.shape)
-        reduced = set(range(rank)) if dims is None else {d % rank for d in dims}
-        if reduced & set(data_state.axes):
-            return FieldState(global_by=where)
-        return reshape_axes(data_state, data_tensor.shape, node.outputs[0].shape)
-    if kind == "softmax":
-        rank = len(data_tensor.shape)
-        if node.attrs.get("dim", -1) % rank in data_state.axes:
-            return FieldState(global_by=where)
-        return data_state
-    if kind == "view":
-        return view_state(node, data_state)
-    if kind in ("embedding", "create"):
+    if transfer == POINTWISE:
+        out_rank = len(node.outputs[0].shape) if node.outputs else 0
+        return merge(node, [shifted(s, out_rank - len(t.shape)) for t, s in operands],
+                     misalignments)
+    if isinstance(transfer, Mixes):
+        return mixed_state(node, transfer, states, data_tensor, data_state)
+    if isinstance(transfer, Relayout):
+        return relayout_state(node, transfer, operands, misalignments)
+    if transfer == NO_FIELD:
         return None
-    if not has_rule(kind):
-        unknown.append(node.op)
-    out_rank = len(node.outputs[0].shape) if node.outputs else 0
-    aligned = [shifted(s, out_rank - len(t.shape)) for t, s in operands]
-    merged = merge(node, aligned, misalignments)
-    if kind in ("reshape", "copy", "concat") and node.outputs:
-        reference = data_tensor.shape if kind != "concat" else node.outputs[0].shape
-        if len(reference) == out_rank and kind != "concat":
-            return reshape_axes(merged, reference, node.outputs[0].shape) \
-                if not same_spatial(merged, reference, node.outputs[0].shape) else merged
-    return merged
+    unknown.append(node.op)
+    return replace(data_state, lost=True)
 
 
 def same_spatial(state: FieldState, in_shape: Shape, out_shape: Shape) -> bool:

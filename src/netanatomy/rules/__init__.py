@@ -1,6 +1,7 @@
-"""Op rules: one small pure formula per (op kind, metric), registered by decorator.
+"""Op rules: one bundle of small pure formulas per op kind, registered by decorator.
 
-Importing this package registers every rule module below.
+Importing this package registers every rule module below; :func:`rule_for` returns the
+bundle of a kind, :func:`get_formula` one of its formulas.
 """
 
 from netanatomy.rules import (  # noqa: F401  (imported for their registrations)
@@ -15,14 +16,27 @@ from netanatomy.rules import (  # noqa: F401  (imported for their registrations)
     upsample,
 )
 from netanatomy.rules.registry import (
-    GLOBAL,
     METRICS,
-    AxisWindow,
+    Rule,
+    convention,
     formula,
+    get_convention,
     get_formula,
     has_rule,
     known_kinds,
+    rule_for,
+)
+from netanatomy.rules.transfer import (
+    GLOBAL,
+    NO_FIELD,
+    POINTWISE,
+    UNKNOWN,
+    AxisWindow,
+    Mixes,
+    Relayout,
+    Transfer,
 )
 
-__all__ = ["GLOBAL", "METRICS", "AxisWindow", "formula", "get_formula", "has_rule",
-           "known_kinds"]
+__all__ = ["GLOBAL", "METRICS", "NO_FIELD", "POINTWISE", "UNKNOWN", "AxisWindow", "Mixes",
+           "Relayout", "Rule", "Transfer", "convention", "formula", "get_convention",
+           "get_formula", "has_rule", "known_kinds", "rule_for"]

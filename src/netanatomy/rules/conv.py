@@ -21,7 +21,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from netanatomy.ir.graph import Shape
-from netanatomy.rules.registry import AxisWindow, formula
+from netanatomy.rules.common import operand_elements, traffic_bytes
+from netanatomy.rules.registry import convention, formula
+from netanatomy.rules.transfer import AxisWindow
 from netanatomy.symbolic import Dim, ceildiv, floordiv, prod, to_fraction
 
 
@@ -110,3 +112,17 @@ def conv_transpose_rf(inputs: tuple[Shape, ...], outputs: tuple[Shape, ...],
         windows.append(AxisWindow(extent=floordiv(span, s), stride=to_fraction(1, s),
                                   start=ceildiv(before - span, s)))
     return tuple(windows)
+
+
+@formula(("conv", "conv_transpose"), "params")
+def conv_params(inputs: tuple[Shape, ...], attrs: Mapping[str, Any]) -> Dim:
+    """Weight (C_out · C_in/groups · kernel, or C_in · C_out/groups · kernel) + bias."""
+    return operand_elements(inputs, (1, 2))
+
+
+formula(("conv", "conv_transpose"), "bytes")(traffic_bytes)
+convention("conv", "MACs = N·C_out·(output positions)·(C_in/groups)·(kernel taps), padded "
+                   "taps included; bias add 1 elementwise FLOP per output element")
+convention("conv_transpose", "MACs = N·C_in·(input positions)·(C_out/groups)·(kernel taps), "
+                             "counted from input positions; bias add 1 elementwise FLOP "
+                             "per output element")

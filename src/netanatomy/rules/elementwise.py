@@ -14,7 +14,9 @@ from typing import Any
 
 from netanatomy.ir.graph import Shape
 from netanatomy.rules.linalg import broadcast_shapes
-from netanatomy.rules.registry import formula
+from netanatomy.rules.common import no_params, traffic_bytes
+from netanatomy.rules.registry import convention, formula
+from netanatomy.rules.transfer import POINTWISE, Mixes
 from netanatomy.symbolic import Dim, prod
 
 PER_ELEMENT_KINDS = ("elementwise", "activation", "softmax", "dropout")
@@ -60,3 +62,35 @@ def reduction_elementwise_flops(inputs: tuple[Shape, ...], outputs: tuple[Shape,
                                 attrs: Mapping[str, Any]) -> Dim:
     """One FLOP per input element."""
     return prod(inputs[0])
+
+
+formula(PER_ELEMENT_KINDS + ("reduction",), "params")(no_params)
+formula(PER_ELEMENT_KINDS + ("reduction",), "bytes")(traffic_bytes)
+
+
+@formula(("elementwise", "activation", "dropout"), "rf")
+def elementwise_rf(inputs: tuple[Shape, ...], outputs: tuple[Shape, ...],
+                   attrs: Mapping[str, Any]) -> str:
+    """Output position o reads position o of every (broadcast) operand."""
+    return POINTWISE
+
+
+@formula("softmax", "rf")
+def softmax_rf(inputs: tuple[Shape, ...], outputs: tuple[Shape, ...],
+               attrs: Mapping[str, Any]) -> Mixes:
+    """Every element of the softmax axis depends on the whole axis."""
+    return Mixes(((0, (attrs.get("dim", -1),)),))
+
+
+@formula("reduction", "rf")
+def reduction_rf(inputs: tuple[Shape, ...], outputs: tuple[Shape, ...],
+                 attrs: Mapping[str, Any]) -> Mixes:
+    """The reduced axes (all when ``dims`` is None) mix; the others are kept or squeezed."""
+    dims = attrs.get("dims")
+    return Mixes(((0, None if dims is None else tuple(dims)),), rest="reshape")
+
+
+convention(("elementwise", "activation", "dropout"),
+           "1 elementwise FLOP per output element, whatever the function; no MACs")
+convention("softmax", "1 elementwise FLOP per output element; no MACs")
+convention("reduction", "1 elementwise FLOP per input element; no MACs")

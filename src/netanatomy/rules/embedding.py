@@ -9,7 +9,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from netanatomy.ir.graph import Shape
-from netanatomy.rules.registry import formula
+from netanatomy.rules.common import ItemSizes
+from netanatomy.rules.registry import convention, formula
+from netanatomy.rules.transfer import NO_FIELD
+from netanatomy.symbolic import prod
 from netanatomy.symbolic import Dim
 
 
@@ -32,3 +35,28 @@ def embedding_elementwise_flops(inputs: tuple[Shape, ...], outputs: tuple[Shape,
                                 attrs: Mapping[str, Any]) -> Dim:
     """A table lookup computes nothing."""
     return 0
+
+
+@formula("embedding", "params")
+def embedding_params(inputs: tuple[Shape, ...], attrs: Mapping[str, Any]) -> Dim:
+    """The table: V · D."""
+    return prod(inputs[0])
+
+
+@formula("embedding", "bytes")
+def embedding_bytes(inputs: tuple[Shape, ...], outputs: tuple[Shape, ...],
+                    attrs: Mapping[str, Any], itemsizes: ItemSizes) -> Dim:
+    """Indices read, the gathered rows read, the output written (not the whole table)."""
+    index_bytes = prod(inputs[1]) * itemsizes[0][1]
+    return index_bytes + 2 * prod(outputs[0]) * itemsizes[1][0]
+
+
+@formula("embedding", "rf")
+def embedding_rf(inputs: tuple[Shape, ...], outputs: tuple[Shape, ...],
+                 attrs: Mapping[str, Any]) -> str:
+    """Rows of a table, chosen by value: not input positions."""
+    return NO_FIELD
+
+
+convention("embedding", "a lookup: 0 MACs, 0 FLOPs; bytes = indices + gathered rows read + "
+                        "output written")

@@ -12,7 +12,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from netanatomy.ir.graph import Shape
-from netanatomy.rules.registry import formula
+from netanatomy.rules.common import no_params, operand_elements, traffic_bytes
+from netanatomy.rules.registry import convention, formula
+from netanatomy.rules.transfer import Mixes
 from netanatomy.symbolic import Dim, prod
 
 
@@ -97,3 +99,45 @@ def attention_elementwise_flops(inputs: tuple[Shape, ...], outputs: tuple[Shape,
     scores = prod(query_shape[:-1]) * key_shape[-2]
     per_score = 2 + (1 if len(inputs) > 3 else 0)
     return scores * per_score
+
+
+@formula("linear", "params")
+def linear_params(inputs: tuple[Shape, ...], attrs: Mapping[str, Any]) -> Dim:
+    """Weight (out · in) + bias (out)."""
+    return operand_elements(inputs, (1, 2))
+
+
+formula(("matmul", "attention"), "params")(no_params)
+formula(("linear", "matmul", "attention"), "bytes")(traffic_bytes)
+
+
+@formula("linear", "rf")
+def linear_rf(inputs: tuple[Shape, ...], outputs: tuple[Shape, ...],
+              attrs: Mapping[str, Any]) -> Mixes:
+    """Every output feature combines the whole last axis of x."""
+    return Mixes(((0, (-1,)),))
+
+
+@formula("matmul", "rf")
+def matmul_rf(inputs: tuple[Shape, ...], outputs: tuple[Shape, ...],
+              attrs: Mapping[str, Any]) -> Mixes:
+    """The contracted axes mix: the last of a, the second to last of b (its only one when
+    1-D); the other axes pass to the output."""
+    b_contracted = -1 if len(inputs[1]) == 1 else -2
+    return Mixes(((0, (-1,)), (1, (b_contracted,))))
+
+
+@formula("attention", "rf")
+def attention_rf(inputs: tuple[Shape, ...], outputs: tuple[Shape, ...],
+                 attrs: Mapping[str, Any]) -> Mixes:
+    """Each query position reads every key and value position; query rows pass."""
+    return Mixes(((0, (-1,)), (1, None), (2, None)))
+
+
+convention("linear", "MACs = rows · in_features · out_features; bias add 1 elementwise FLOP "
+                     "per output element")
+convention("matmul", "MACs = output elements × contracted size K; an added bias or β·C is 1 "
+                     "elementwise FLOP per output element")
+convention("attention", "MACs = batch·heads·L·S·(E + E_v) for Q·Kᵀ and P·V, dense (causal "
+                        "and masked positions included); scale and softmax 1 elementwise "
+                        "FLOP per score each, + 1 per score for an additive mask")

@@ -16,7 +16,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from netanatomy.ir.graph import Shape
-from netanatomy.rules.registry import formula
+from netanatomy.rules.common import operand_elements, traffic_bytes
+from netanatomy.rules.registry import convention, formula
+from netanatomy.rules.transfer import POINTWISE
 from netanatomy.symbolic import Dim, prod
 
 
@@ -38,3 +40,23 @@ def norm_elementwise_flops(inputs: tuple[Shape, ...], outputs: tuple[Shape, ...]
     """elements × (2 + 2·[statistics computed] + number of affine tensors)."""
     per_element = 2 + (2 if attrs["stats"] else 0) + (len(inputs) - 1)
     return prod(inputs[0]) * per_element
+
+
+@formula("norm", "params")
+def norm_params(inputs: tuple[Shape, ...], attrs: Mapping[str, Any]) -> Dim:
+    """Elements of the affine scale and shift operands."""
+    return operand_elements(inputs, range(1, len(inputs)))
+
+
+formula("norm", "bytes")(traffic_bytes)
+
+
+@formula("norm", "rf")
+def norm_rf(inputs: tuple[Shape, ...], outputs: tuple[Shape, ...],
+            attrs: Mapping[str, Any]) -> str:
+    """Positions unchanged: statistics are not counted as mixing positions."""
+    return POINTWISE
+
+
+convention("norm", "elementwise FLOPs = elements × (2 + 2 when statistics are computed + 1 "
+                   "per affine tensor); no MACs")

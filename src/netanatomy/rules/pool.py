@@ -14,7 +14,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from netanatomy.ir.graph import Shape
-from netanatomy.rules.registry import GLOBAL, AxisWindow, formula
+from netanatomy.rules.common import no_params, traffic_bytes
+from netanatomy.rules.registry import convention, formula
+from netanatomy.rules.transfer import GLOBAL, AxisWindow
 from netanatomy.symbolic import Dim, ceildiv, floordiv, is_concrete, prod, to_fraction
 
 
@@ -128,3 +130,9 @@ def adaptive_pool_rf(inputs: tuple[Shape, ...], outputs: tuple[Shape, ...],
         return GLOBAL
     return tuple(AxisWindow(extent=adaptive_window_extent(i, o), stride=to_fraction(i, o),
                             start=0) for i, o in zip(in_sizes, out_sizes))
+
+
+formula(("pool", "adaptive_pool"), "params")(no_params)
+formula(("pool", "adaptive_pool"), "bytes")(traffic_bytes)
+convention(("pool", "adaptive_pool"), "1 elementwise FLOP per window element (compare for "
+                                      "max, add for avg); no MACs")

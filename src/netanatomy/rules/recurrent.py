@@ -20,7 +20,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from netanatomy.ir.graph import Shape
-from netanatomy.rules.registry import formula
+from netanatomy.rules.common import traffic_bytes
+from netanatomy.rules.registry import convention, formula
+from netanatomy.rules.transfer import Mixes
 from netanatomy.symbolic import Dim
 
 GATES = {"rnn_tanh": 1, "rnn_relu": 1, "lstm": 4, "gru": 3}
@@ -75,3 +77,34 @@ def recurrent_elementwise_flops(inputs: tuple[Shape, ...], outputs: tuple[Shape,
     per_hidden = CELL_FLOPS_PER_HIDDEN[mode] + (2 * GATES[mode] if attrs["bias"] else 0)
     cells = steps * batch * attrs["num_layers"] * directions
     return cells * attrs["hidden_size"] * per_hidden
+
+
+@formula("recurrent", "params")
+def recurrent_params(inputs: tuple[Shape, ...], attrs: Mapping[str, Any]) -> Dim:
+    """Σ over layers and directions of G·H·(in + H_r) weights, 2·G·H biases when ``bias``,
+    and H_r·H projection weights (LSTM with proj_size)."""
+    gates, hidden = GATES[attrs["mode"]], attrs["hidden_size"]
+    hidden_out = recurrent_hidden_out(attrs)
+    directions = 2 if attrs["bidirectional"] else 1
+    projection = hidden * (attrs.get("proj_size") or 0)
+    total: Dim = 0
+    for layer in range(attrs["num_layers"]):
+        layer_in = attrs["input_size"] if layer == 0 else directions * hidden_out
+        biases = 2 * gates * hidden if attrs["bias"] else 0
+        total = total + directions * (gates * hidden * (layer_in + hidden_out) + biases
+                                      + projection)
+    return total
+
+
+formula("recurrent", "bytes")(traffic_bytes)
+
+
+@formula("recurrent", "rf")
+def recurrent_rf(inputs: tuple[Shape, ...], outputs: tuple[Shape, ...],
+                 attrs: Mapping[str, Any]) -> Mixes:
+    """The state carries every earlier step: all positions mix."""
+    return Mixes(((0, None),))
+
+
+convention("recurrent", "MACs = T·N·Σ_layers,directions G·H·(in + H_r) (+ H·proj_size); "
+                        "cell elementwise FLOPs per PyTorch's cell equations")

@@ -17,7 +17,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from netanatomy.ir.graph import Shape
-from netanatomy.rules.registry import AxisWindow, formula
+from netanatomy.rules.common import no_bytes, no_params, traffic_bytes
+from netanatomy.rules.registry import convention, formula
+from netanatomy.rules.transfer import NO_FIELD, POINTWISE, AxisWindow, Relayout
 from netanatomy.symbolic import Dim, floordiv, prod
 
 DATA_MOVEMENT_KINDS = ("view", "reshape", "concat", "copy", "create", "pad")
@@ -73,3 +75,42 @@ def pad_rf(inputs: tuple[Shape, ...], outputs: tuple[Shape, ...],
     """Output o is input o − before: a 1-tap window starting at −before."""
     return tuple(AxisWindow(extent=0, stride=1, start=-before)
                  for before, _ in attrs["padding"])
+
+
+formula(DATA_MOVEMENT_KINDS, "params")(no_params)
+formula("view", "bytes")(no_bytes)
+formula(("reshape", "concat", "copy", "create", "pad"), "bytes")(traffic_bytes)
+
+
+@formula("view", "rf")
+def view_rf(inputs: tuple[Shape, ...], outputs: tuple[Shape, ...],
+            attrs: Mapping[str, Any]) -> Relayout:
+    """A permutation moves axes; a slice shifts and strides one; other views (reshape,
+    expand, squeeze) are followed by element strides."""
+    return Relayout(permutation=attrs.get("permutation"), slice=attrs.get("slice"))
+
+
+@formula(("reshape", "copy"), "rf")
+def relayout_rf(inputs: tuple[Shape, ...], outputs: tuple[Shape, ...],
+                attrs: Mapping[str, Any]) -> Relayout:
+    """Row-major data movement: spatial axes are followed by their element strides."""
+    return Relayout()
+
+
+@formula("concat", "rf")
+def concat_rf(inputs: tuple[Shape, ...], outputs: tuple[Shape, ...],
+              attrs: Mapping[str, Any]) -> str:
+    """Positions are kept; merged fields take the largest (output 0 is the first
+    operand's position 0 along the concatenated axis)."""
+    return POINTWISE
+
+
+@formula("create", "rf")
+def create_rf(inputs: tuple[Shape, ...], outputs: tuple[Shape, ...],
+              attrs: Mapping[str, Any]) -> str:
+    """A new tensor is not made of input positions."""
+    return NO_FIELD
+
+
+convention(DATA_MOVEMENT_KINDS, "data movement: 0 MACs and 0 FLOPs by definition; views "
+                                "allocate and move nothing")

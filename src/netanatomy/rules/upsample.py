@@ -13,7 +13,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from netanatomy.ir.graph import Shape
-from netanatomy.rules.registry import GLOBAL, AxisWindow, formula
+from netanatomy.rules.common import no_params, traffic_bytes
+from netanatomy.rules.registry import convention, formula
+from netanatomy.rules.transfer import GLOBAL, AxisWindow
 from netanatomy.symbolic import Dim, floordiv, prod, to_fraction
 
 TAPS_PER_AXIS = {"nearest": 0, "nearest-exact": 0, "linear": 2, "bilinear": 2,
@@ -90,3 +92,9 @@ def sample_rf(inputs: tuple[Shape, ...], outputs: tuple[Shape, ...],
               attrs: Mapping[str, Any]) -> str:
     """Sampling positions come from data (a grid, offsets): any input pixel can be read."""
     return GLOBAL
+
+
+formula(("upsample", "sample"), "params")(no_params)
+formula(("upsample", "sample"), "bytes")(traffic_bytes)
+convention(("upsample", "sample"), "nearest copies (0 FLOPs); interpolation 2 elementwise "
+                                   "FLOPs per neighbour per output element; no MACs")

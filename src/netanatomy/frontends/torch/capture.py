@@ -20,7 +20,8 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.weak import WeakIdKeyDictionary
 
 from netanatomy.errors import CaptureError
-from netanatomy.frontends.torch.aten import find_adapter
+from netanatomy.frontends.torch.aten import AtenCall, Emit, find_adapter
+from netanatomy.frontends.torch.aten.registry import as_emits
 from netanatomy.frontends.torch.inputs import InputSpec, make_input
 from netanatomy.frontends.torch.params import build_param_table, dtype_name
 from netanatomy.frontends.torch.tracking import (
@@ -30,6 +31,7 @@ from netanatomy.frontends.torch.tracking import (
     track_modules,
 )
 from netanatomy.ir.graph import CaptureInfo, Graph, ModuleInfo, Node, TensorInfo
+from netanatomy.ir.kinds import UNKNOWN
 
 
 class OpRecorder(TorchDispatchMode):
@@ -42,6 +44,8 @@ class OpRecorder(TorchDispatchMode):
         self._param_names = param_names
         self._infos: WeakIdKeyDictionary = WeakIdKeyDictionary()
         self._op_cache: dict[Any, tuple[Any, bool]] = {}
+        self._decomposing: set[Any] = set()
+        self.decomposed: dict[str, int] = {}
         self._ids = itertools.count()
 
     def info_of(self, tensor: torch.Tensor) -> TensorInfo:
@@ -57,27 +61,64 @@ class OpRecorder(TorchDispatchMode):
     def __torch_dispatch__(self, func: Any, types: Any, args: tuple[Any, ...] = (),
                            kwargs: dict[str, Any] | None = None) -> Any:
         kwargs = kwargs or {}
+        adapter, allocates = self.lookup(func)
+        if adapter is None and func not in self._decomposing:
+            decomposition = decomposition_of(func)
+            if decomposition is not None:
+                return self.decompose(func, decomposition, args, kwargs)
         result = func(*args, **kwargs)
-        self.record(func, args, kwargs, result)
+        self.record(func, adapter, allocates, args, kwargs, result)
         return result
 
-    def record(self, func: Any, args: tuple[Any, ...], kwargs: dict[str, Any],
-               result: Any) -> None:
+    def lookup(self, func: Any) -> tuple[Any, bool]:
+        """(adapter or None, whether the op allocates its outputs), cached per op."""
         cached = self._op_cache.get(func)
         if cached is None:
             allocates = not any(r.alias_info is not None for r in func._schema.returns)
             cached = (find_adapter(func), allocates)
             self._op_cache[func] = cached
-        adapter, allocates = cached
+        return cached
+
+    def decompose(self, func: Any, decomposition: Any, args: tuple[Any, ...],
+                  kwargs: dict[str, Any]) -> Any:
+        """Run an op no adapter knows through its registered decomposition, recording the
+        ops it is made of; the op is named in ``decomposed``."""
+        recorded = len(self.nodes)
+        self._decomposing.add(func)
+        try:
+            with self:
+                result = decomposition(*args, **kwargs)
+        except Exception:  # a decomposition that cannot run here: the op stays uncounted
+            del self.nodes[recorded:]
+            result = func(*args, **kwargs)
+            self.record(func, None, self.lookup(func)[1], args, kwargs, result)
+            return result
+        finally:
+            self._decomposing.discard(func)
+        self.decomposed[str(func)] = self.decomposed.get(str(func), 0) + 1
+        return result
+
+    def record(self, func: Any, adapter: Any, allocates: bool, args: tuple[Any, ...],
+               kwargs: dict[str, Any], result: Any) -> None:
         outputs = tuple(self.info_of(t) for t in flatten_tensors(result))
         if adapter is None:
-            kind, operands, attrs = "unknown", tuple(
-                self.info_of(t) for t in flatten_tensors((args, kwargs))), {}
+            emits: tuple[Emit, ...] = (Emit(UNKNOWN, tuple(
+                self.info_of(t) for t in flatten_tensors((args, kwargs)))),)
         else:
-            kind, operands, attrs = adapter(args, kwargs, self.info_of, outputs)
-        self.nodes.append(Node(index=len(self.nodes), kind=kind, op=str(func),
-                               path=self.tracker.current_path, inputs=operands,
-                               outputs=outputs, attrs=attrs, allocates=allocates))
+            emits = as_emits(adapter(AtenCall(func, args, kwargs, self.info_of, outputs)))
+        for emit in emits:
+            self.nodes.append(Node(
+                index=len(self.nodes), kind=emit.kind, op=str(func),
+                path=self.tracker.current_path, inputs=emit.inputs,
+                outputs=outputs if emit.outputs is None else emit.outputs,
+                attrs=emit.attrs, allocates=allocates))
+
+
+def decomposition_of(func: Any) -> Any:
+    """The op's registered Python decomposition (``torch._decomp``), or None."""
+    from torch._decomp import decomposition_table
+
+    return decomposition_table.get(func)
 
 
 class SavedTensorMeter:
@@ -182,6 +223,9 @@ def capture(model: nn.Module, args: Sequence[Any], kwargs: Mapping[str, Any], *,
         except Exception as error:  # the user's forward can raise anything
             raise CaptureError(describe_failure(tracker, error)) from error
     inputs = tuple(recorder.info_of(t) for t in flatten_tensors((call_args, call_kwargs)))
+    notes = tuple(notes) + tuple(
+        f"{op} ran as its decomposition ({count}x): its parts are counted"
+        for op, count in sorted(recorder.decomposed.items()))
     outputs = tuple(recorder.info_of(t) for t in flatten_tensors(result))
     return Graph(
         nodes=tuple(recorder.nodes), modules=module_infos(model, tracker), params=params,

@@ -1,0 +1,155 @@
+"""The aten → IR registry: one adapter per aten op, registered by decorator.
+
+An adapter receives the op's call (:class:`AtenCall`: its arguments, a way to name
+tensors, its real outputs) and returns the IR node it stands for, as an :class:`Emit`, or
+several for a fused kernel (its intermediate tensors made with :meth:`AtenCall.virtual`).
+Keys are overload packets (``"aten.convolution"``), full overloads where overloads differ
+in meaning (``"aten.max.other"``), or a custom op's name (``"mylib.scaled_mm"``).
+In-place variants (``relu_``, ``add_``) share their base op's adapter. Registering a key
+twice raises :class:`~netanatomy.errors.RuleError`, as for op rules.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeVar, Union
+
+import torch
+
+from netanatomy.errors import RuleError
+from netanatomy.ir.graph import Shape, TensorInfo
+
+InfoOf = Callable[[torch.Tensor], TensorInfo]
+
+
+@dataclass(frozen=True, slots=True)
+class Emit:
+    """One IR node an adapter emits: its kind, operands in the order the kind's rule
+    expects, attributes, and outputs (``None``: the op's own outputs)."""
+
+    kind: str
+    inputs: tuple[TensorInfo, ...]
+    attrs: Mapping[str, Any] = field(default_factory=dict)
+    outputs: tuple[TensorInfo, ...] | None = None
+
+
+Emitted = Union[Emit, Sequence[Emit]]
+Adapter = Callable[["AtenCall"], Emitted]
+
+_VIRTUAL_IDS = itertools.count(-1, -1)
+"""Ids of intermediate tensors of fused kernels: negative, so they never meet real ones."""
+
+
+@dataclass
+class AtenCall:
+    """One call of an aten op as an adapter sees it."""
+
+    func: Any
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
+    info_of: InfoOf
+    outputs: tuple[TensorInfo, ...]
+
+    def arg(self, index: int, name: str, default: Any = None) -> Any:
+        """Positional argument ``index`` or keyword ``name``, else ``default``."""
+        if len(self.args) > index:
+            return self.args[index]
+        return self.kwargs.get(name, default)
+
+    def info(self, tensor: torch.Tensor) -> TensorInfo:
+        """The TensorInfo of one tensor argument."""
+        return self.info_of(tensor)
+
+    def tensors(self, values: Iterable[Any] | None = None) -> tuple[TensorInfo, ...]:
+        """TensorInfo of every tensor among ``values`` (default: all arguments, keywords
+        included; one level of lists unpacked), in order."""
+        if values is None:
+            values = list(self.args) + list(self.kwargs.values())
+        found: list[TensorInfo] = []
+        for value in values:
+            if isinstance(value, torch.Tensor):
+                found.append(self.info_of(value))
+            elif isinstance(value, (list, tuple)):
+                found.extend(self.info_of(v) for v in value if isinstance(v, torch.Tensor))
+        return tuple(found)
+
+    def virtual(self, shape: Shape, like: TensorInfo) -> TensorInfo:
+        """An intermediate tensor of a fused kernel, with ``like``'s dtype."""
+        return TensorInfo(id=next(_VIRTUAL_IDS), shape=tuple(shape), dtype=like.dtype,
+                          itemsize=like.itemsize)
+
+
+_ADAPTERS: dict[str, Adapter] = {}
+
+A = TypeVar("A", bound=Adapter)
+
+
+def register_adapter(names: str | Iterable[str], adapter: Adapter) -> None:
+    """Register ``adapter`` for each aten op name (``"aten.mm"``, ``"mylib.my_op"``).
+
+    Raises:
+        RuleError: a name has an adapter already, or is given twice.
+    """
+    keys = [names] if isinstance(names, str) else list(names)
+    taken = [key for key in keys if key in _ADAPTERS]
+    taken += [key for key in set(keys) if keys.count(key) > 1]
+    if taken:  # refuse the whole registration: the registry stays unchanged
+        raise RuleError(f"aten op {taken[0]!r} already has an adapter")
+    for key in keys:
+        _ADAPTERS[key] = adapter
+
+
+def aten(*names: str) -> Callable[[A], A]:
+    """Decorator: register the adapter for ``aten.<name>`` of each name (a name with a
+    namespace, ``"mylib.op"``, is taken as it is)."""
+
+    def register(adapter: A) -> A:
+        register_adapter([name if "." in name else f"aten.{name}" for name in names], adapter)
+        return adapter
+
+    return register
+
+
+def plain(kind: str, names: Iterable[str], **attrs: Any) -> None:
+    """Register ops whose operands are simply all their tensor arguments; ``attrs["fn"]``
+    names the function (``"relu"``, ``"add"``) so analyses never parse op names."""
+    for name in names:
+        fixed = {**attrs, "fn": name}
+        register_adapter(f"aten.{name}",
+                         lambda call, fixed=fixed: Emit(kind, call.tensors(), dict(fixed)))
+
+
+def adapters() -> Mapping[str, Adapter]:
+    """Every registered adapter by op name (read-only view)."""
+    return dict(_ADAPTERS)
+
+
+def find_adapter(func: Any) -> Adapter | None:
+    """The adapter for ``func``: by full name, then packet name, then its out-of-place base."""
+    packet = str(func.overloadpacket)
+    full = f"{packet}.{func._overloadname}"
+    adapter = _ADAPTERS.get(full) or _ADAPTERS.get(packet)
+    if adapter is None and packet.endswith("_") and not packet.endswith("__"):
+        adapter = _ADAPTERS.get(packet[:-1])
+    return adapter
+
+
+def as_emits(emitted: Emitted) -> tuple[Emit, ...]:
+    """An adapter's result as a tuple of nodes."""
+    return (emitted,) if isinstance(emitted, Emit) else tuple(emitted)
+
+
+def per_axis(value: Any, rank: int, default: int) -> tuple[int, ...]:
+    """Expand an int or a 0/1-element list to ``rank`` entries; an empty list → default."""
+    if value is None:
+        return (default,) * rank
+    if isinstance(value, int):
+        return (value,) * rank
+    values = tuple(int(v) for v in value)
+    if len(values) == 0:
+        return (default,) * rank
+    if len(values) == 1:
+        return values * rank
+    return values
