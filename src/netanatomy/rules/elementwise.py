@@ -13,8 +13,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from netanatomy.ir.graph import Shape
-from netanatomy.rules.linalg import broadcast_shapes
 from netanatomy.rules.common import no_params, traffic_bytes
+from netanatomy.rules.linalg import broadcast_shapes
 from netanatomy.rules.registry import convention, formula
 from netanatomy.rules.transfer import POINTWISE, Mixes
 from netanatomy.symbolic import Dim, prod

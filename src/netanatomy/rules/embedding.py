@@ -12,8 +12,7 @@ from netanatomy.ir.graph import Shape
 from netanatomy.rules.common import ItemSizes
 from netanatomy.rules.registry import convention, formula
 from netanatomy.rules.transfer import NO_FIELD
-from netanatomy.symbolic import prod
-from netanatomy.symbolic import Dim
+from netanatomy.symbolic import Dim, prod
 
 
 @formula("embedding", "output_shapes")

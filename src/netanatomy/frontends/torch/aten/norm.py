@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import torch
 
-from netanatomy.frontends.torch.aten.registry import AtenCall, Emit, register_adapter
+from netanatomy.frontends.torch.aten.registry import Adapter, AtenCall, Emit, register_adapter
 
 
-def norm_adapter(norm_type: str, affine_positions: tuple[int, ...], stats: bool | int):  # type: ignore[no-untyped-def]
+def norm_adapter(norm_type: str, affine_positions: tuple[int, ...],
+                 stats: bool | int) -> Adapter:
     """Adapter for a norm op: operand 0 is x, ``affine_positions`` hold weight/bias.
 
     ``stats`` is a constant bool, or the index of the op's ``training`` argument.

@@ -116,9 +116,16 @@ def plain(kind: str, names: Iterable[str], **attrs: Any) -> None:
     """Register ops whose operands are simply all their tensor arguments; ``attrs["fn"]``
     names the function (``"relu"``, ``"add"``) so analyses never parse op names."""
     for name in names:
-        fixed = {**attrs, "fn": name}
-        register_adapter(f"aten.{name}",
-                         lambda call, fixed=fixed: Emit(kind, call.tensors(), dict(fixed)))
+        register_adapter(f"aten.{name}", plain_adapter(kind, {**attrs, "fn": name}))
+
+
+def plain_adapter(kind: str, attrs: Mapping[str, Any]) -> Adapter:
+    """An adapter emitting ``kind`` over all tensor arguments, with fixed ``attrs``."""
+
+    def adapt(call: AtenCall) -> Emit:
+        return Emit(kind, call.tensors(), dict(attrs))
+
+    return adapt
 
 
 def adapters() -> Mapping[str, Adapter]:
