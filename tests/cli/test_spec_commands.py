@@ -29,8 +29,10 @@ def test_set_and_explain() -> None:
     assert result.exit_code == 0, result.output
     macs = 64 * 56 * 56 * 32 * 3 * 3                        # C_out·H·W·C_in·k²
     assert f"= {macs:,}" in result.output
-    assert "MACs = N·C_out·(output positions)·(C_in/groups)·kernel" in result.output
-    assert "weights = C_out · (C_in/groups) · kernel = 64 · 32 · 3·3 = 18,432" in result.output
+    # the formula the conv rule evaluates, its numbers, and the result (weights + bias)
+    assert "MACs = C_g·C_out·H'·N·W'·k_h·k_w = 32·64·56·1·56·3·3 = " in result.output
+    assert f"params = C_g·C_out·k_h·k_w + C_out = 32·64·3·3 + 64 = {32 * 64 * 9 + 64:,}" \
+        in result.output
 
 
 def test_compare_gives_the_separable_ratio() -> None:

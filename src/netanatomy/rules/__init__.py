@@ -9,6 +9,7 @@ from netanatomy.rules import (  # noqa: F401  (imported for their registrations)
     elementwise,
     embedding,
     linalg,
+    moe,
     norm,
     pool,
     recurrent,

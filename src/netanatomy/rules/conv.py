@@ -22,7 +22,7 @@ from typing import Any
 
 from netanatomy.ir.graph import Shape
 from netanatomy.rules.common import operand_elements, traffic_bytes
-from netanatomy.rules.registry import convention, formula
+from netanatomy.rules.registry import convention, dim_names, formula
 from netanatomy.rules.transfer import AxisWindow
 from netanatomy.symbolic import Dim, ceildiv, floordiv, prod, to_fraction
 
@@ -126,3 +126,5 @@ convention("conv", "MACs = N·C_out·(output positions)·(C_in/groups)·(kernel 
 convention("conv_transpose", "MACs = N·C_in·(input positions)·(C_out/groups)·(kernel taps), "
                              "counted from input positions; bias add 1 elementwise FLOP "
                              "per output element")
+dim_names("conv", ("N C_in *", "C_out C_g *k", "C_out"), ("N C_out *'",))
+dim_names("conv_transpose", ("N C_in *", "C_in C_og *k", "C_out"), ("N C_out *'",))

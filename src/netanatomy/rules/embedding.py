@@ -10,7 +10,7 @@ from typing import Any
 
 from netanatomy.ir.graph import Shape
 from netanatomy.rules.common import ItemSizes
-from netanatomy.rules.registry import convention, formula
+from netanatomy.rules.registry import convention, dim_names, formula
 from netanatomy.rules.transfer import NO_FIELD
 from netanatomy.symbolic import Dim, prod
 
@@ -59,3 +59,4 @@ def embedding_rf(inputs: tuple[Shape, ...], outputs: tuple[Shape, ...],
 
 convention("embedding", "a lookup: 0 MACs, 0 FLOPs; bytes = indices + gathered rows read + "
                         "output written")
+dim_names("embedding", ("V D", "..."), ("... D",))

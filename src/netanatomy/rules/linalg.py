@@ -13,7 +13,7 @@ from typing import Any
 
 from netanatomy.ir.graph import Shape
 from netanatomy.rules.common import no_params, operand_elements, traffic_bytes
-from netanatomy.rules.registry import convention, formula
+from netanatomy.rules.registry import convention, dim_names, formula
 from netanatomy.rules.transfer import Mixes
 from netanatomy.symbolic import Dim, prod
 
@@ -141,3 +141,6 @@ convention("matmul", "MACs = output elements × contracted size K; an added bias
 convention("attention", "MACs = batch·heads·L·S·(E + E_v) for Q·Kᵀ and P·V, dense (causal "
                         "and masked positions included); scale and softmax 1 elementwise "
                         "FLOP per score each, + 1 per score for an additive mask")
+dim_names("linear", ("... F_in", "F_out F_in", "F_out"), ("... F_out",))
+dim_names("matmul", ("... M K", "... K N", "... M N"), ("... M N",))
+dim_names("attention", ("B H L E", "B H S E", "B H S E_v", "... L S"), ("B H L E_v",))

@@ -17,7 +17,7 @@ from typing import Any
 
 from netanatomy.ir.graph import Shape
 from netanatomy.rules.common import operand_elements, traffic_bytes
-from netanatomy.rules.registry import convention, formula
+from netanatomy.rules.registry import convention, dim_names, formula
 from netanatomy.rules.transfer import POINTWISE
 from netanatomy.symbolic import Dim, prod
 
@@ -60,3 +60,4 @@ def norm_rf(inputs: tuple[Shape, ...], outputs: tuple[Shape, ...],
 
 convention("norm", "elementwise FLOPs = elements × (2 + 2 when statistics are computed + 1 "
                    "per affine tensor); no MACs")
+dim_names("norm", ("N C *",), ("N C *",))

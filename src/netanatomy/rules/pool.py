@@ -15,7 +15,7 @@ from typing import Any
 
 from netanatomy.ir.graph import Shape
 from netanatomy.rules.common import no_params, traffic_bytes
-from netanatomy.rules.registry import convention, formula
+from netanatomy.rules.registry import convention, dim_names, formula
 from netanatomy.rules.transfer import GLOBAL, AxisWindow
 from netanatomy.symbolic import Dim, ceildiv, floordiv, is_concrete, prod, to_fraction
 
@@ -136,3 +136,4 @@ formula(("pool", "adaptive_pool"), "params")(no_params)
 formula(("pool", "adaptive_pool"), "bytes")(traffic_bytes)
 convention(("pool", "adaptive_pool"), "1 elementwise FLOP per window element (compare for "
                                       "max, add for avg); no MACs")
+dim_names(("pool", "adaptive_pool"), ("N C *",), ("N C *'",))

@@ -36,6 +36,7 @@ METRICS = ("output_shapes", "params", "macs", "elementwise_flops", "bytes", "rf"
 
 _FORMULAS: dict[str, dict[str, Callable[..., Any]]] = {}
 _CONVENTIONS: dict[str, str] = {}
+_DIM_NAMES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -78,6 +79,26 @@ def convention(kinds: str | tuple[str, ...], text: str) -> None:
         raise RuleError(f"op kind {(taken or kind_names)[0]!r} already has a convention")
     for kind in kind_names:
         _CONVENTIONS[kind] = text
+
+
+def dim_names(kinds: str | tuple[str, ...], inputs: tuple[str, ...],
+              outputs: tuple[str, ...] = ()) -> None:
+    """Register how ``--explain`` names the dims of each operand and output of ``kinds``.
+
+    One template per operand, dims separated by spaces: ``"N C_in *"`` names the first two
+    dims and the spatial rest (``*`` → H, W; ``*k`` → k_h, k_w; ``*'`` → H', W'); a
+    leading ``...`` names any batch dims. Presentation only: the numbers always come from
+    the formulas.
+    """
+    for kind in (kinds,) if isinstance(kinds, str) else kinds:
+        if kind in _DIM_NAMES:
+            raise RuleError(f"op kind {kind!r} already has dim names")
+        _DIM_NAMES[kind] = (inputs, outputs)
+
+
+def get_dim_names(kind: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The dim-name templates of ``kind``'s operands and outputs (empty when none)."""
+    return _DIM_NAMES.get(kind, ((), ()))
 
 
 def get_formula(kind: str, metric: str) -> Callable[..., Any] | None:
@@ -123,5 +144,6 @@ def rule_for(kind: str) -> Rule:
     return Rule(kind, dict(_FORMULAS.get(kind, {})), _CONVENTIONS.get(kind))
 
 
-__all__ = ["GLOBAL", "METRICS", "AxisWindow", "Rule", "check_metric", "convention", "formula",
-           "get_convention", "get_formula", "has_rule", "known_kinds", "rule_for"]
+__all__ = ["GLOBAL", "METRICS", "AxisWindow", "Rule", "check_metric", "convention", "dim_names",
+           "formula", "get_convention", "get_dim_names", "get_formula", "has_rule",
+           "known_kinds", "rule_for"]

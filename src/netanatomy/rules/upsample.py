@@ -14,7 +14,7 @@ from typing import Any
 
 from netanatomy.ir.graph import Shape
 from netanatomy.rules.common import no_params, traffic_bytes
-from netanatomy.rules.registry import convention, formula
+from netanatomy.rules.registry import convention, dim_names, formula
 from netanatomy.rules.transfer import GLOBAL, AxisWindow
 from netanatomy.symbolic import Dim, floordiv, prod, to_fraction
 
@@ -98,3 +98,4 @@ formula(("upsample", "sample"), "params")(no_params)
 formula(("upsample", "sample"), "bytes")(traffic_bytes)
 convention(("upsample", "sample"), "nearest copies (0 FLOPs); interpolation 2 elementwise "
                                    "FLOPs per neighbour per output element; no MACs")
+dim_names("upsample", ("N C *",), ("N C *'",))
