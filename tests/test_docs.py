@@ -22,8 +22,24 @@ def blocks(language: str) -> list[str]:
             for block in re.findall(rf"```{language}\n(.*?)```", text, flags=re.DOTALL)]
 
 
+@pytest.fixture
+def isolated_registries(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Kinds, rules and adapters a docs example registers (docs/adding-an-op.md) are
+    dropped after it, so the other tests see only netanatomy's own."""
+    from netanatomy.frontends.torch.aten import registry as adapters
+    from netanatomy.ir import kinds
+    from netanatomy.rules import registry as rules
+
+    monkeypatch.setattr(kinds, "KINDS", dict(kinds.KINDS))
+    monkeypatch.setattr(rules, "_FORMULAS", {k: dict(v) for k, v in rules._FORMULAS.items()})
+    monkeypatch.setattr(rules, "_CONVENTIONS", dict(rules._CONVENTIONS))
+    monkeypatch.setattr(rules, "_DIM_NAMES", dict(rules._DIM_NAMES))
+    monkeypatch.setattr(adapters, "_ADAPTERS", dict(adapters._ADAPTERS))
+
+
 @pytest.mark.parametrize("code", blocks("python"))
-def test_python_examples_run(code: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_python_examples_run(code: str, monkeypatch: pytest.MonkeyPatch,
+                             isolated_registries: None) -> None:
     pytest.importorskip("transformers")
     monkeypatch.chdir(ROOT)
     exec(compile(code, "docs", "exec"), {})

@@ -65,7 +65,7 @@ _KINDS = (
 )
 
 KINDS: dict[str, OpKind] = {kind.name: kind for kind in _KINDS}
-"""Every op kind with a rule, by name."""
+"""Every op kind with a rule, by name (built-in ones, then any :func:`register_kind` adds)."""
 
 UNKNOWN = "unknown"
 """The kind of an op that no adapter knows: reported as uncounted, by name and count."""
@@ -76,7 +76,26 @@ assert all(kind.group in GROUPS for kind in _KINDS)
 
 def kinds_in(group: str) -> tuple[str, ...]:
     """Names of the kinds of ``group``, in list order."""
-    return tuple(kind.name for kind in _KINDS if kind.group == group)
+    return tuple(kind.name for kind in KINDS.values() if kind.group == group)
+
+
+def register_kind(kind: OpKind) -> OpKind:
+    """Add a kind of your own (for a custom op); give it a rule with the decorators of
+    :mod:`netanatomy.rules`.
+
+    Raises:
+        RuleError: the name is taken (or is ``unknown``), or the group is not one of
+            :data:`GROUPS`.
+    """
+    from netanatomy.errors import RuleError
+
+    if kind.name in KINDS or kind.name == UNKNOWN:
+        raise RuleError(f"op kind {kind.name!r} exists already")
+    if kind.group not in GROUPS:
+        raise RuleError(f"group {kind.group!r} of kind {kind.name!r} is not one of "
+                        f"{', '.join(GROUPS)}")
+    KINDS[kind.name] = kind
+    return kind
 
 
 def is_kind(name: str) -> bool:

@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from netanatomy.errors import RuleError
 from netanatomy.ir.graph import Shape
 from netanatomy.rules.common import no_bytes, no_params, traffic_bytes
 from netanatomy.rules.registry import convention, formula
@@ -114,3 +115,17 @@ def create_rf(inputs: tuple[Shape, ...], outputs: tuple[Shape, ...],
 
 convention(DATA_MOVEMENT_KINDS, "data movement: 0 MACs and 0 FLOPs by definition; views "
                                 "allocate and move nothing")
+
+
+@formula(("view", "copy", "create"), "output_shapes")
+def given_output_shapes(inputs: tuple[Shape, ...], attrs: Mapping[str, Any]) -> tuple[Shape]:
+    """These kinds cover many ops with op-specific shapes (expand, gather, arange, ...):
+    the front-end records the op's own output shape as ``attrs["shape"]``.
+
+    Raises:
+        RuleError: no shape was recorded.
+    """
+    if "shape" not in attrs:
+        raise RuleError("the output shape of a view, copy or creation is the op's own: the "
+                        "front-end must record it as attrs['shape']")
+    return (tuple(attrs["shape"]),)
