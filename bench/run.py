@@ -20,6 +20,7 @@ import datetime
 import json
 import os
 import platform
+import re
 import resource
 import subprocess
 import sys
@@ -630,10 +631,19 @@ def write_results(results: dict[tuple[str, str], dict[str, Any]], elapsed: float
                          f"{r['time_full_s']:.3f} s | {r['peak_mb']:.0f} MB |")
         else:
             lines.append(f"| {MODELS[model].title} | failed: `{r['error']}` | | | |")
-    lines += ["", "## Raw measurements", "", "```json"]
+    lines += ["", *kept_speed_section(), "## Raw measurements", "", "```json"]
     lines += [json.dumps(r, default=str) for r in results.values()]
     lines += ["```", ""]
     RESULTS.write_text("\n".join(lines))
+
+
+def kept_speed_section() -> list[str]:
+    """The "## Speed targets" section that bench/speed.py wrote into RESULTS.md, kept as
+    it is (it is that script's to update), or nothing."""
+    if not RESULTS.exists():
+        return []
+    found = re.search(r"^## Speed targets\n.*?(?=^## |\Z)", RESULTS.read_text(), re.S | re.M)
+    return found.group(0).rstrip("\n").split("\n") + [""] if found else []
 
 
 def parent_main() -> None:

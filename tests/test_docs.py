@@ -82,3 +82,14 @@ def test_every_spec_layer_type_is_documented() -> None:
     reference = (ROOT / "docs" / "spec-format.md").read_text(encoding="utf-8")
     for name in LAYER_TYPES:
         assert f"`{name}`" in reference, name
+
+
+def test_readme_explain_excerpt_is_what_the_command_prints() -> None:
+    excerpt = re.search(r"```text\n\$ netanatomy (.*?)\n(.*?)```", README, re.DOTALL)
+    assert excerpt is not None
+    result = CliRunner().invoke(app, shlex.split(excerpt.group(1)))
+    assert result.exit_code == 0, result.output
+    lines = excerpt.group(2).splitlines()
+    assert result.output.splitlines()[0].startswith(lines[0].removesuffix("…)"))
+    for line in lines[1:]:
+        assert line in result.output.splitlines(), line

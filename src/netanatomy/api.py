@@ -5,11 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from netanatomy.errors import CaptureError, InputSpecError, UncountedOpsError, UsageError
+from netanatomy.errors import InputSpecError, UncountedOpsError, UsageError
 from netanatomy.report import Report
 
-CPU_FALLBACK_LIMIT_BYTES = 8 * 2**30
-"""Largest parameter size for which a model that cannot run on meta is re-run on the CPU."""
+__all__ = ["analyze", "diagnose", "lint"]
 
 
 def analyze(model: Any, input_size: Any = None, *, example_inputs: Any = None,
@@ -38,12 +37,13 @@ def analyze(model: Any, input_size: Any = None, *, example_inputs: Any = None,
     from torch import nn
 
     from netanatomy.analysis.summary import summarize
+    from netanatomy.frontends.torch.fallback import capture_with_fallback
 
     if not isinstance(model, nn.Module):
         raise UsageError(f"analyze() needs an nn.Module, got {type(model).__name__}")
     args, kwargs = resolve_inputs(input_size, example_inputs, dtype)
     graph = capture_with_fallback(model, args, kwargs, device, training)
-    report = summarize(graph)
+    report = Report.of(summarize(graph))
     if strict and report.uncounted:
         listing = ", ".join(f"{u.op} x{u.count}" for u in report.uncounted)
         raise UncountedOpsError(f"ops without a rule: {listing}. Their costs are unknown, "
@@ -86,32 +86,6 @@ def resolve_inputs(input_size: Any, example_inputs: Any,
     return tuple(make_input(spec, "meta") for spec in specs), {}
 
 
-def is_meta_limitation(error: CaptureError) -> bool:
-    """True when a failure on meta comes from meta tensors having no data."""
-    cause = error.__cause__
-    text = f"{type(cause).__name__}: {cause}".lower()
-    return isinstance(cause, NotImplementedError) or "meta" in text or "data-dependent" in text
-
-
-def capture_with_fallback(model: Any, args: tuple[Any, ...], kwargs: dict[str, Any],
-                          device: str, training: bool) -> Any:
-    """Capture on ``device``; on meta, fall back to a real CPU run when meta cannot run it."""
-    from netanatomy.frontends.torch.capture import capture
-
-    try:
-        return capture(model, args, kwargs, device=device, training=training)
-    except CaptureError as error:
-        if device != "meta" or not is_meta_limitation(error):
-            raise
-        param_bytes = sum(p.numel() * p.element_size() for p in model.parameters())
-        if param_bytes > CPU_FALLBACK_LIMIT_BYTES:
-            raise CaptureError(f"{error} — the model cannot run on meta tensors and is too "
-                               f"large ({param_bytes / 2**30:.1f} GiB of parameters) to run "
-                               "on the CPU instead") from error
-        note = f"ran on cpu: meta tensors could not run the model ({error})"
-        return capture(model, args, kwargs, device="cpu", training=training, notes=(note,))
-
-
 def diagnose(model: Any, batch: Any = None, **options: Any) -> Any:
     """Run ``model`` for real on ``batch`` (or ``input_size=`` for a synthetic one) and
     return a :class:`~netanatomy.diagnostics.result.DiagnoseReport`: activation and
@@ -126,7 +100,7 @@ def diagnose(model: Any, batch: Any = None, **options: Any) -> Any:
 def lint(model: Any, input_size: Any = None, *, example_inputs: Any = None,
          dtype: Any = None, batch_size: int | None = None,
          object_size: int | None = None) -> tuple[Any, ...]:
-    """Static checks (codes NA001…NA008, see :mod:`netanatomy.diagnostics.lints`) on the
+    """Static checks (codes NA001…NA008, see :mod:`netanatomy.analysis.lints`) on the
     training-mode graph captured on meta tensors; the weight-initialisation checks need
     real parameter values and are skipped for a model on the meta device.
 
@@ -140,9 +114,9 @@ def lint(model: Any, input_size: Any = None, *, example_inputs: Any = None,
     """
     from torch import nn
 
-    from netanatomy.diagnostics.graph_walk import DataFlow
+    from netanatomy.analysis.dataflow import DataFlow
+    from netanatomy.analysis.lints import LintOptions, lint_graph
     from netanatomy.diagnostics.init_check import init_checks
-    from netanatomy.diagnostics.lints import LintOptions, lint_graph
 
     if not isinstance(model, nn.Module):
         raise UsageError(f"lint() needs an nn.Module, got {type(model).__name__}")

@@ -32,6 +32,12 @@ class CaptureError(NetanatomyError):
     """The model failed while running on the analysis tensors (shape mismatch, bad input)."""
 
 
+class UnsupportedModelError(CaptureError):
+    """The model holds something netanatomy cannot count or run where asked (packed
+    quantized weights it cannot read, quantized kernels on a device that has none); the
+    message names the module path, its type and the fix."""
+
+
 class UncountedOpsError(NetanatomyError):
     """``strict`` analysis met ops that no rule covers."""
 

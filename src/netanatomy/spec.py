@@ -72,13 +72,13 @@ def analyze(spec: str | Path | Spec, symbols: Mapping[str, Any] | None = None) -
     """Analyse a spec: the same report (and JSON) as for a PyTorch model."""
     from netanatomy.analysis.summary import summarize
 
-    return summarize(spec_graph(load(spec), symbols))
+    return Report.of(summarize(spec_graph(load(spec), symbols)))
 
 
 def explain(spec: str | Path | Spec, symbols: Mapping[str, Any] | None = None) -> str:
     """Every layer's formulas, the values put in, and the results, as text."""
     from netanatomy.analysis.explain import explain as explain_graph
-    from netanatomy.analysis.explain import explanation_text
+    from netanatomy.render.explain import explanation_text
 
     return explanation_text(explain_graph(spec_graph(load(spec), symbols)))
 

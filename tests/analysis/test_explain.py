@@ -13,11 +13,12 @@ from torch import nn
 
 import netanatomy
 from netanatomy import spec
-from netanatomy.frontends.spec import spec_graph
 from netanatomy.analysis.cost import node_cost
-from netanatomy.analysis.explain import Step, explain, explain_node, explanation_text
+from netanatomy.analysis.explain import Step, explain, explain_node
+from netanatomy.frontends.spec import spec_graph
 from netanatomy.ir.graph import CaptureInfo, Graph, Node, TensorInfo
 from netanatomy.ir.kinds import KINDS
+from netanatomy.render.explain import explanation_text
 from netanatomy.rules import get_formula
 
 
@@ -59,6 +60,7 @@ CORPUS: dict[str, Callable[[], Graph]] = {
     "matmul": lambda: torch_graph(nn.Linear(12, 5), (3, 7, 12)),
     "attention": lambda: one_node("attention", ((2, 3, 5, 8), (2, 3, 6, 8), (2, 3, 6, 4),
                                                 (5, 6)), {"is_causal": False}),
+    "grouped_matmul": lambda: one_node("grouped_matmul", ((12, 8), (4, 8, 6), (4,)), {}),
     "recurrent": lambda: one_node("recurrent", ((7, 2, 10),), {
         "mode": "lstm", "input_size": 10, "hidden_size": 6, "num_layers": 2,
         "bidirectional": True, "bias": True, "proj_size": 0, "batch_first": False}),
@@ -82,6 +84,17 @@ CORPUS: dict[str, Callable[[], Graph]] = {
     "copy": lambda: torch_graph(Call(lambda x: x.flip(1)), (2, 3)),
     "create": lambda: torch_graph(Call(lambda x: x + torch.zeros(3)), (2, 3)),
     "pad": lambda: torch_graph(Call(lambda x: F.pad(x, (1, 2, 0, 3))), (1, 2, 4, 4)),
+    "bilinear": lambda: torch_graph(nn.Bilinear(3, 4, 5), (2, 3), (2, 4)),
+    "distance": lambda: torch_graph(Call(torch.cdist), (2, 30, 3), (2, 27, 3)),
+    "embedding_bag": lambda: torch_graph(nn.EmbeddingBag(11, 4, mode="mean"), "2x5:int64"),
+    "scatter_add": lambda: torch_graph(Call(lambda x, i, s: x.index_add(0, i, s)),
+                                       (5, 3), "4:int64", (4, 3)),
+    "unfold": lambda: torch_graph(nn.Unfold(3, padding=1, stride=2), (1, 2, 7, 6)),
+    "fold": lambda: torch_graph(nn.Fold((6, 6), 2, stride=2), (1, 8, 9)),
+    "pixel_shuffle": lambda: torch_graph(nn.PixelShuffle(2), (1, 8, 3, 5)),
+    "scan": lambda: torch_graph(Call(lambda x: torch.cumsum(x, 1)), (2, 3, 4)),
+    "fft": lambda: torch_graph(Call(torch.fft.rfft2), (2, 6, 8)),
+    "sort": lambda: torch_graph(Call(lambda x: torch.topk(x, 2, dim=1)[0]), (2, 5, 3)),
 }
 
 

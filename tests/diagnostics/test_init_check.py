@@ -11,9 +11,9 @@ import torch.nn.functional as F
 from torch import nn
 
 import netanatomy
-from netanatomy.diagnostics.graph_walk import DataFlow
+from netanatomy.analysis.dataflow import DataFlow
+from netanatomy.analysis.findings import InitCheck
 from netanatomy.diagnostics.init_check import check_weight, closest_scheme, fans, init_checks
-from netanatomy.diagnostics.result import InitCheck
 
 
 @pytest.mark.parametrize("layer", [

@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from torch import nn
 
 import netanatomy
-from netanatomy.diagnostics.result import Lint
+from netanatomy.analysis.findings import Lint
 
 
 def lints(model: nn.Module, shape: str, code: str, **options: int) -> list[Lint]:
@@ -226,3 +226,21 @@ class IntoBatchAndGroupNorm(nn.Module):
 def test_batch_and_group_norm_together_waste_only_the_group_means() -> None:
     (lint,) = lints(IntoBatchAndGroupNorm(), "16x3x8x8", "NA001")
     assert lint.wasted_params == 4 and "'gn'" in lint.message
+
+
+def test_dataflow_reads_functions_from_attrs_on_specs_and_torch() -> None:
+    """Both front-ends name the function in attrs['fn']: no op-name parsing."""
+    from netanatomy.analysis.dataflow import DataFlow, activation_family, activation_name
+    from netanatomy.frontends.spec import load_spec, spec_graph
+
+    text = "input: [3, 8, 8]\nlayers:\n  - conv: {out: 4, k: 3}\n  - leakyrelu: {}\n"
+    graph = spec_graph(load_spec(text))
+    conv = next(node for node in graph.nodes if node.kind == "conv")
+    met = DataFlow(graph).meets(conv)
+    assert met.kind == "activation" and met.node is not None
+    assert (activation_name(met.node), activation_family(met.node)) == ("leaky_relu", "relu")
+    torch_graph = netanatomy.analyze(nn.Sequential(nn.Conv2d(3, 4, 3), nn.LeakyReLU()),
+                                     (1, 3, 8, 8)).graph
+    torch_conv = next(node for node in torch_graph.nodes if node.kind == "conv")
+    torch_met = DataFlow(torch_graph).meets(torch_conv).node
+    assert torch_met is not None and activation_name(torch_met) == "leaky_relu"

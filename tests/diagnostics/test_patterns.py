@@ -12,8 +12,8 @@ import torch
 from torch import nn
 
 import netanatomy
-from netanatomy.diagnostics.patterns import blind_spot, mask_taps, minkowski
-from netanatomy.diagnostics.result import Lint
+from netanatomy.analysis.findings import Lint
+from netanatomy.analysis.patterns import blind_spot, mask_taps, minkowski
 from netanatomy.layers.conv import MaskedConv2d, pixelcnn_mask
 
 Offset = tuple[int, int]

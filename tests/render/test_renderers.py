@@ -11,6 +11,7 @@ from torch import nn
 
 import netanatomy
 from netanatomy.render.table import tree_labels
+from tests.opaque_ops import OP_NAME, HalfKnown
 
 
 @pytest.fixture
@@ -41,13 +42,15 @@ def test_table_depth_limits_rows(report: netanatomy.Report) -> None:
     assert "fc1" not in report.render(depth=0, width=120)
 
 
-def test_uncounted_ops_are_shown() -> None:
-    class Sorter(nn.Module):
-        def forward(self, x):  # type: ignore[no-untyped-def]
-            return x.sort().values
-
-    text = netanatomy.analyze(Sorter(), (3, 3)).render(width=120)
-    assert "Uncounted ops" in text and "aten.sort.default ×1" in text
+def test_uncounted_ops_are_shown_with_their_layers() -> None:
+    text = netanatomy.analyze(HalfKnown(), (3, 4)).render(width=140)
+    assert f"Uncounted ops (no rule; counts marked * are partial, ? unknown): {OP_NAME} ×2 " \
+           "in unknown" in text
+    lines = text.splitlines()
+    unknown = next(line for line in lines if "├─ unknown" in line)
+    assert unknown.split("│")[5].strip() == "?"              # MACs unknown, not 0
+    root = next(line for line in lines if line.startswith("│<root>"))
+    assert root.split("│")[5].strip() == f"{3 * 4 * 4}*"     # the Linear's, partial
 
 
 def test_json_contract(report: netanatomy.Report) -> None:
@@ -86,3 +89,29 @@ def test_dataframe(report: netanatomy.Report) -> None:
     frame = report.to_dataframe()
     assert frame.loc["fc2", "macs"] == 2 * 16 * 4
     assert list(frame.index) == ["", "fc1", "act", "fc2"]
+
+
+def test_csv_marks_unknown_and_lists_each_layers_uncounted_ops() -> None:
+    rows = {row["path"]: row for row in csv.DictReader(io.StringIO(
+        netanatomy.analyze(HalfKnown(), (3, 4)).to_csv()))}
+    assert rows["unknown"]["macs"] == rows["unknown"]["flops"] == "?"
+    assert rows["unknown"]["uncounted"] == rows[""]["uncounted"] == f"{OP_NAME} x2"
+    assert rows["known"]["uncounted"] == "" and rows["known"]["macs"] == str(3 * 4 * 4)
+    assert rows[""]["status"] == "partial" and rows["unknown"]["status"] == "unknown"
+
+
+def test_json_layers_list_their_uncounted_ops(report: netanatomy.Report) -> None:
+    assert all(layer["uncounted"] == [] for layer in report.to_dict()["layers"])
+    assert isinstance(report.to_dict()["layers"][0]["bytes_accessed"], int)
+
+
+def test_registry_refuses_a_second_renderer_and_lists_formats() -> None:
+    from netanatomy.errors import RuleError, UsageError
+    from netanatomy.render.catalog import find, formats
+    from netanatomy.render.registry import renderer
+
+    with pytest.raises(RuleError, match="already has a 'json' renderer"):
+        renderer("summary", "json")(lambda result, options: "")
+    assert formats("summary") == ("table", "json", "csv")
+    with pytest.raises(UsageError, match="summary writes table, json or csv, not 'xml'"):
+        find("summary", "xml")

@@ -6,6 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from netanatomy.errors import RuleError
 from netanatomy.rules import get_formula
 from netanatomy.rules.shape import DATA_MOVEMENT_KINDS
 from tests.rules.helpers import assert_symbolic_agrees, evaluate, rule, symbols
@@ -61,10 +62,14 @@ def test_pad_rf_maps_output_to_shifted_input() -> None:
         assert padded[0, 0, o] == (x[0, 0, i] if 0 <= i < 6 else -1.0)
 
 
-def test_kinds_without_a_shape_formula_are_data_dependent_ones() -> None:
-    # view / copy / create shapes depend on arguments the rules do not model
-    assert {k for k in DATA_MOVEMENT_KINDS if get_formula(k, "output_shapes") is None} == {
-        "view", "copy", "create"}
+def test_data_dependent_kinds_take_the_shape_the_front_end_recorded() -> None:
+    # view / copy / create shapes depend on arguments the rules do not model (expand,
+    # gather, arange): the front-end records the op's own shape
+    for kind in ("view", "copy", "create"):
+        shape_of = get_formula(kind, "output_shapes")
+        assert shape_of(((2, 3),), {"shape": (3, 2)}) == ((3, 2),)
+        with pytest.raises(RuleError, match="attrs\\['shape'\\]"):
+            shape_of(((2, 3),), {})
 
 
 def test_shape_rules_symbolic_agree_with_integers() -> None:

@@ -2,14 +2,17 @@
 
 Conventions: MAC = one multiply plus one add; ``flops`` = 2 × MACs (linear algebra only);
 ``elementwise_flops`` are per-element ops (bias adds, norms, activations, pooling, softmax,
-arithmetic) counted apart. A node whose kind has no rule has unknown (``None``) costs and is
-listed as uncounted; it is never taken as 0.
+arithmetic) counted apart; ``bytes_accessed`` reads each operand once and writes each
+output once (the rules' ``bytes`` metric; views move nothing). A node whose kind has no
+rule has unknown (``None``) costs and is listed as uncounted; it is never taken as 0.
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from netanatomy.ir.graph import Graph, Node
 from netanatomy.rules import get_formula
@@ -23,6 +26,7 @@ class NodeCost:
     macs: Dim | None
     elementwise_flops: Dim | None
     activation_bytes: Dim
+    bytes_accessed: Dim | None = None
 
     @property
     def flops(self) -> Dim | None:
@@ -34,22 +38,41 @@ class NodeCost:
         return self.macs is not None and self.elementwise_flops is not None
 
 
-def node_cost(node: Node) -> NodeCost:
-    """Apply the node kind's rule to its operand and output shapes."""
+Formulas = tuple[Callable[..., Any] | None, Callable[..., Any] | None, Callable[..., Any] | None]
+
+
+def cost_formulas(kind: str) -> Formulas:
+    """The ``macs``, ``elementwise_flops`` and ``bytes`` formulas of ``kind`` (None: none)."""
+    return (get_formula(kind, "macs"), get_formula(kind, "elementwise_flops"),
+            get_formula(kind, "bytes"))
+
+
+def node_cost(node: Node, formulas: dict[str, Formulas] | None = None) -> NodeCost:
+    """Apply the node kind's rule to its operand and output shapes; ``formulas`` caches
+    :func:`cost_formulas` per kind across the nodes of one graph."""
     in_shapes = tuple(t.shape for t in node.inputs)
     out_shapes = tuple(t.shape for t in node.outputs)
-    macs_formula = get_formula(node.kind, "macs")
-    flops_formula = get_formula(node.kind, "elementwise_flops")
+    found = None if formulas is None else formulas.get(node.kind)
+    if found is None:
+        found = cost_formulas(node.kind)
+        if formulas is not None:
+            formulas[node.kind] = found
+    macs_formula, flops_formula, bytes_formula = found
     macs = None if macs_formula is None else macs_formula(in_shapes, out_shapes, node.attrs)
     elementwise = None if flops_formula is None else flops_formula(in_shapes, out_shapes,
                                                                    node.attrs)
     activation_bytes = sum(t.nbytes for t in node.outputs) if node.allocates else 0
-    return NodeCost(macs=macs, elementwise_flops=elementwise, activation_bytes=activation_bytes)
+    itemsizes = (tuple(t.itemsize for t in node.inputs), tuple(t.itemsize for t in node.outputs))
+    traffic = None if bytes_formula is None else bytes_formula(in_shapes, out_shapes,
+                                                               node.attrs, itemsizes)
+    return NodeCost(macs=macs, elementwise_flops=elementwise, activation_bytes=activation_bytes,
+                    bytes_accessed=traffic)
 
 
 def graph_costs(graph: Graph) -> tuple[NodeCost, ...]:
     """The cost of every node, in graph order."""
-    return tuple(node_cost(node) for node in graph.nodes)
+    formulas: dict[str, Formulas] = {}
+    return tuple(node_cost(node, formulas) for node in graph.nodes)
 
 
 def uncounted_ops(graph: Graph, costs: tuple[NodeCost, ...]) -> list[tuple[str, int]]:

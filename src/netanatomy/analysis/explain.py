@@ -257,34 +257,3 @@ def explain(graph: Graph) -> tuple[Explanation, ...]:
         explanations.append(Explanation(node.path, node.op, node.kind, steps, line))
     return tuple(explanations)
 
-
-def show(value: Any) -> str:
-    """Ints with thousands separators; shapes as ``1×3×224×224``; expressions as text."""
-    if is_concrete(value):
-        return f"{value:,}"
-    if isinstance(value, tuple):
-        return "×".join(str(v) for v in value)
-    return "unknown" if value is None else str(value)
-
-
-def pretty(expression: str) -> str:
-    """A formula for people: ``*`` as ``·``, ``**`` as ``^``."""
-    return expression.replace("**", "^").replace("*", "·")
-
-
-def explanation_text(explanations: tuple[Explanation, ...]) -> str:
-    """The derivations as text, one block per node."""
-    lines = []
-    for item in explanations:
-        lines.append(f"{item.path or '<root>'}  [{item.op}]"
-                     + (f"  ({item.convention})" if item.convention else ""))
-        for step in item.steps:
-            parts = [step.quantity]
-            shown = show(step.result)
-            if step.formula:
-                parts.append(pretty(step.formula))
-                if step.substituted not in (step.formula, str(step.result)):
-                    parts.append(pretty(step.substituted))
-            parts.append(shown)
-            lines.append("    " + " = ".join(parts))
-    return "\n".join(lines) + "\n"

@@ -24,7 +24,7 @@ from typing import Any
 
 from netanatomy.ir.graph import Graph, Node, Shape, TensorInfo
 from netanatomy.rules import GLOBAL, NO_FIELD, POINTWISE, UNKNOWN, Mixes, Relayout, get_formula
-from netanatomy.rules.transfer import is_windows
+from netanatomy.rules.transfer import AlongAxis, AxisWindow, Regrid, is_windows
 from netanatomy.symbolic import Dim, is_concrete, simplest
 
 
@@ -204,6 +204,8 @@ def apply_windows(state: FieldState, windows: Any, node: Node) -> FieldState:
     fields = list(state.fields)
     for offset, window in enumerate(windows):
         index = len(fields) - len(windows) + offset
+        if index < 0:   # a window along a leading axis that carries no positions
+            continue
         f = fields[index]
         fields[index] = AxisField(size=simplest(f.size + window.extent * f.jump),
                                   jump=simplest(f.jump * window.stride),
@@ -340,10 +342,45 @@ def node_state(node: Node, states: dict[int, FieldState], unknown: list[str],
         return mixed_state(node, transfer, states, data_tensor, data_state)
     if isinstance(transfer, Relayout):
         return relayout_state(node, transfer, operands, misalignments)
+    if isinstance(transfer, AlongAxis):
+        return along_axis_state(node, data_state, transfer, data_tensor.shape)
+    if isinstance(transfer, Regrid):
+        return regrid_state(node, transfer, data_tensor.shape, data_state)
     if transfer == NO_FIELD:
         return None
     unknown.append(node.op)
     return replace(data_state, lost=True)
+
+
+def along_axis_state(node: Node, state: FieldState, transfer: AlongAxis,
+                     in_shape: Shape) -> FieldState:
+    """The window applied to the field that lives in tensor axis ``transfer.dim`` (lost
+    when positions there are flattened); unchanged when that axis carries none."""
+    dim = transfer.dim % max(len(in_shape), 1)
+    if dim not in state.axes or state.lost:
+        return state
+    if state.flattened:
+        return replace(state, lost=True)
+    index = state.axes.index(dim)
+    identity = AxisWindow(extent=0, stride=1, start=0)
+    windows = (transfer.window,) + (identity,) * (len(state.fields) - index - 1)
+    return apply_windows(state, windows, node)
+
+
+def regrid_state(node: Node, transfer: Regrid, in_shape: Shape, state: FieldState
+                 ) -> FieldState:
+    """Windows over the operand read row-major as ``before``, their grid (``after``, of
+    the same rank) stored row-major as the output: both regroupings are followed by
+    element strides, as a reshape is (an unfold's grid is flattened, a fold's restored)."""
+    out_shape = node.outputs[0].shape
+    before = tuple(in_shape if transfer.before is None else transfer.before)
+    after = tuple(out_shape if transfer.after is None else transfer.after)
+    state = reshape_axes(state, in_shape, before)
+    if state.flattened or state.lost or len(state.fields) < len(transfer.windows):
+        return replace(state, lost=True)
+    windowed = apply_windows(state, transfer.windows, node)
+    windowed = replace(windowed, subs=tuple((1, after[a]) for a in windowed.axes))
+    return reshape_axes(windowed, after, out_shape)
 
 
 def same_spatial(state: FieldState, in_shape: Shape, out_shape: Shape) -> bool:

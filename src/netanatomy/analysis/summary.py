@@ -1,35 +1,67 @@
-"""Fold node costs and the parameter table into a per-module :class:`Report`.
+"""Fold node costs and the parameter table into a per-module
+:class:`~netanatomy.analysis.report.Summary`.
 
 Each node's cost is added to its module and every ancestor, so a layer's numbers cover its
-subtree and the root's equal the totals. Time is linear in the number of nodes.
+subtree and the root's equal the totals. Unknown stays unknown when summed: a layer whose
+ops are all uncounted has no MAC or FLOP count (None, status "unknown"), one with some
+uncounted ops keeps the sum of the others (status "partial"), and one without ops is 0.
+Time is linear in the number of nodes.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from typing import Any
 
+from netanatomy.analysis.active_params import active_params
 from netanatomy.analysis.cost import NodeCost, graph_costs, uncounted_ops
+from netanatomy.analysis.operators import fold_by_operator
 from netanatomy.analysis.receptive_field import ReceptiveField, receptive_field
+from netanatomy.analysis.report import LayerRow, Summary, Totals, UncountedOp
 from netanatomy.ir.graph import Graph
-from netanatomy.report import LayerRow, Report, Totals, UncountedOp
 from netanatomy.symbolic import Dim
+
+__all__ = ["Accumulator", "ancestors", "fold_by_operator", "fold_costs", "fold_params",
+           "layer_row", "summarize", "totals_of"]
 
 
 @dataclass
 class Accumulator:
-    """Running sums for one module path."""
+    """Running sums for one module path; ``ops`` nodes seen, ``counted`` of them with MACs
+    and elementwise FLOPs known, ``bytes_known`` with known bytes, ``uncounted`` the op
+    names of the others."""
 
     macs: Dim = 0
     elementwise_flops: Dim = 0
     activation_bytes: Dim = 0
+    bytes_accessed: Dim = 0
     params: Dim = 0
     trainable: Dim = 0
     frozen: Dim = 0
     buffers: Dim = 0
     shared: Dim = 0
     params_total: Dim = 0
-    complete: bool = True
+    ops: int = 0
+    counted: int = 0
+    bytes_known: int = 0
+    uncounted: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def status(self) -> str:
+        """"exact" (every op counted, or no op), "partial" or "unknown" (none counted)."""
+        if self.counted == self.ops:
+            return "exact"
+        return "unknown" if self.counted == 0 else "partial"
+
+    def known(self, value: Dim, known: int) -> Dim | None:
+        """``value`` unless the subtree has ops and none of them gave the metric."""
+        return None if self.ops and not known else value
+
+    def uncounted_ops(self) -> tuple[UncountedOp, ...]:
+        """The uncounted op names, most frequent first (then by name)."""
+        return tuple(UncountedOp(op, count) for op, count in
+                     sorted(self.uncounted.items(), key=lambda item: (-item[1], item[0])))
 
 
 def ancestors(path: str) -> list[str]:
@@ -50,11 +82,16 @@ def fold_costs(graph: Graph, costs: tuple[NodeCost, ...],
             chain = [sums.setdefault(p, Accumulator()) for p in ancestors(node.path)]
             chains[node.path] = chain
         for acc in chain:
+            acc.ops += 1
             if cost.macs is not None and cost.elementwise_flops is not None:
                 acc.macs += cost.macs
                 acc.elementwise_flops += cost.elementwise_flops
+                acc.counted += 1
             else:
-                acc.complete = False
+                acc.uncounted[node.op] += 1
+            if cost.bytes_accessed is not None:
+                acc.bytes_accessed += cost.bytes_accessed
+                acc.bytes_known += 1
             acc.activation_bytes += cost.activation_bytes
 
 
@@ -76,7 +113,7 @@ def fold_params(graph: Graph, sums: dict[str, Accumulator]) -> None:
             sums.setdefault(other.rpartition(".")[0], Accumulator()).shared += info.numel
 
 
-def summarize(graph: Graph) -> Report:
+def summarize(graph: Graph) -> Summary:
     """Analyse ``graph``: per-node costs folded per module, totals and uncounted ops."""
     costs = graph_costs(graph)
     sums: dict[str, Accumulator] = {}
@@ -86,22 +123,29 @@ def summarize(graph: Graph) -> Report:
     rows = tuple(layer_row(module, sums.get(module.path, Accumulator()), fields)
                  for module in graph.modules)
     uncounted = tuple(UncountedOp(op, count) for op, count in uncounted_ops(graph, costs))
-    return Report(totals=totals_of(graph, sums.get("", Accumulator()), len(costs)),
-                  layers=rows, uncounted=uncounted, capture=graph.capture, graph=graph,
-                  receptive_field=fields)
+    return Summary(totals=totals_of(graph, sums.get("", Accumulator()), len(costs)),
+                   layers=rows, uncounted=uncounted, capture=graph.capture, graph=graph,
+                   receptive_field=fields)
+
+
+def doubled(value: Dim | None) -> Dim | None:
+    return None if value is None else 2 * value
 
 
 def layer_row(module: Any, acc: Accumulator, fields: ReceptiveField) -> LayerRow:
+    macs = acc.known(acc.macs, acc.counted)
     return LayerRow(
         path=module.path, type=module.type, depth=module.depth, calls=module.calls,
         output_shape=module.output_shapes[0] if module.output_shapes else None,
         output_shapes=module.output_shapes, params=acc.params, params_total=acc.params_total,
         trainable_params=acc.trainable, frozen_params=acc.frozen, buffers=acc.buffers,
-        shared_params=acc.shared, macs=acc.macs, flops=2 * acc.macs,
-        elementwise_flops=acc.elementwise_flops, activation_bytes=acc.activation_bytes,
-        output_bytes=module.output_bytes,
-        status="exact" if acc.complete else "partial",
-        rf=fields.of_tensor(module.output_ids[0]) if module.output_ids else None)
+        shared_params=acc.shared, macs=macs, flops=doubled(macs),
+        elementwise_flops=acc.known(acc.elementwise_flops, acc.counted),
+        activation_bytes=acc.activation_bytes, output_bytes=module.output_bytes,
+        status=acc.status,
+        rf=fields.of_tensor(module.output_ids[0]) if module.output_ids else None,
+        uncounted=acc.uncounted_ops(),
+        bytes_accessed=acc.known(acc.bytes_accessed, acc.bytes_known))
 
 
 def totals_of(graph: Graph, root: Accumulator, op_count: int) -> Totals:
@@ -113,31 +157,18 @@ def totals_of(graph: Graph, root: Accumulator, op_count: int) -> Totals:
     saved = graph.saved_bytes
     training = None if saved is None else (param_bytes + buffer_bytes + 3 * trainable_bytes
                                            + saved)
+    macs = root.known(root.macs, root.counted)
+    elementwise = root.known(root.elementwise_flops, root.counted)
     return Totals(
         params=sum(p.numel for p in params),
         trainable_params=sum(p.numel for p in params if p.trainable),
         frozen_params=sum(p.numel for p in params if not p.trainable),
         buffers=sum(p.numel for p in buffers),
         shared_params=sum(p.numel for p in params if p.shared_with),
-        macs=root.macs, flops=2 * root.macs, elementwise_flops=root.elementwise_flops,
-        total_flops=2 * root.macs + root.elementwise_flops,
+        macs=macs, flops=doubled(macs), elementwise_flops=elementwise,
+        total_flops=None if macs is None or elementwise is None else 2 * macs + elementwise,
         param_bytes=param_bytes, buffer_bytes=buffer_bytes, gradient_bytes=trainable_bytes,
         optimizer_bytes=2 * trainable_bytes, activation_bytes=root.activation_bytes,
         saved_activation_bytes=saved, training_bytes=training, ops=op_count,
-        status="exact" if root.complete else "partial")
-
-
-def fold_by_operator(graph: Graph) -> dict[str, dict[str, Any]]:
-    """Per source op: count, MACs and elementwise FLOPs (None when no rule gives them)."""
-    result: dict[str, dict[str, Any]] = {}
-    for node, cost in zip(graph.nodes, graph_costs(graph)):
-        entry = result.setdefault(node.op, {"kind": node.kind, "count": 0, "macs": 0,
-                                            "elementwise_flops": 0})
-        entry["count"] += 1
-        if cost.counted:
-            if entry["macs"] is not None:
-                entry["macs"] += cost.macs
-                entry["elementwise_flops"] += cost.elementwise_flops
-        else:
-            entry["macs"] = entry["elementwise_flops"] = None
-    return dict(sorted(result.items(), key=lambda item: -item[1]["count"]))
+        status=root.status, active_params=active_params(graph),
+        bytes_accessed=root.known(root.bytes_accessed, root.bytes_known))

@@ -1,44 +1,71 @@
-"""``netanatomy`` CLI: thin glue from options to :func:`netanatomy.analyze` and renderers.
+"""``netanatomy`` CLI: thin glue from options to the analyses and the renderer registry.
 
-Exit codes: 0 success; 1 analysis failed or ``--strict`` met uncounted ops; 2 bad usage
-(bad target, input or option). Tracebacks only with ``--debug``.
+Every command declares its options with the shared aliases of :mod:`netanatomy.cli.common`,
+is wrapped by :func:`~netanatomy.cli.common.handled` (format checked first against the
+renderers it has, one error handler), and writes its result object through the registry.
+Exit codes: 0 success; 1 analysis failed or ``--strict`` met uncounted ops (or lints); 2
+bad usage (bad target, input, option or format). Tracebacks only with ``--debug``.
 """
 
 from __future__ import annotations
 
-import sys
-from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from netanatomy.errors import NetanatomyError, UsageError
+from netanatomy.cli.common import (
+    DEFAULT_TARGET,
+    Debug,
+    Depth,
+    Format,
+    Inputs,
+    Output,
+    Settings,
+    Target,
+    Width,
+    handled,
+    write_result,
+)
+from netanatomy.errors import UsageError
 
 app = typer.Typer(add_completion=False, no_args_is_help=False,
                   help="What a neural network costs, layer by layer, and how it is counted.")
 
-DEFAULT_TARGET = "zoo:resnet18"
 
+@app.command()
+@handled("summary")
+def summary(
+    target: Target = DEFAULT_TARGET,
+    input: Inputs = [],  # noqa: B006
+    depth: Depth = None,
+    format: Format = "table",
+    output: Output = None,
+    device: Annotated[str, typer.Option(
+        help="meta (nothing allocated), cpu or cuda (run for real).")] = "meta",
+    train: Annotated[bool, typer.Option(
+        "--train", help="Analyse the train-mode forward (dropout on, batch statistics).")]
+    = False,
+    strict: Annotated[bool, typer.Option(
+        "--strict", help="Exit 1 when an op has no rule (its cost unknown).")] = False,
+    width: Width = None,
+    set: Settings = [],  # noqa: B006
+    explain: Annotated[bool, typer.Option(
+        "--explain", help="For every layer: formula, values put in, result (csv: one row "
+                          "per derivation step).")] = False,
+    debug: Debug = False,
+) -> None:
+    """Per-layer params, MACs, FLOPs, memory and receptive field of a PyTorch model or a spec
+    (default: zoo:resnet18)."""
+    from netanatomy.render.results import SummaryResult
 
-class OutputFormat(str, Enum):
-    table = "table"
-    json = "json"
-    csv = "csv"
+    report = analyse_target(target, input, set, device, train, strict)
+    explanations = None
+    if explain:
+        from netanatomy.analysis.explain import explain as explain_graph
 
-
-def fail(error: BaseException, debug: bool) -> None:
-    """Print ``error`` for a person (traceback only when debugging) and exit."""
-    if debug:
-        import traceback
-
-        traceback.print_exception(error)
-    if isinstance(error, NetanatomyError):
-        typer.echo(f"error: {error}", err=True)
-        raise typer.Exit(error.exit_code)
-    typer.echo(f"internal error: {type(error).__name__}: {error} (rerun with --debug for the "
-               "traceback, and please report it)", err=True)
-    raise typer.Exit(1)
+        explanations = tuple(explain_graph(report.graph))
+    write_result("summary", format, SummaryResult(report, explanations), output, depth, width)
 
 
 def analyse_target(target: str, inputs: list[str], settings: list[str], device: str = "meta",
@@ -57,7 +84,6 @@ def analyse_target(target: str, inputs: list[str], settings: list[str], device: 
     model, resolved = resolve_target(target, inputs)
     return netanatomy.analyze(model, resolved, device=device, training=training, strict=strict)
 
-
 def resolve_target(target: str, inputs: list[str]) -> tuple[Any, list[str]]:
     """Load the model, and the zoo's default input when none is given."""
     from netanatomy.frontends.torch.target import load_target
@@ -73,156 +99,42 @@ def resolve_target(target: str, inputs: list[str]) -> tuple[Any, list[str]]:
                          "several inputs")
     return model, inputs
 
-
-def emit(text: str, output: Path | None) -> None:
-    if output is None:
-        sys.stdout.write(text if text.endswith("\n") else text + "\n")
-    else:
-        output.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
-        typer.echo(f"wrote {output}", err=True)
-
-
 @app.command()
-def summary(
-    target: Annotated[str, typer.Argument(
-        help="Model: 'pkg.module:name', 'path/to/file.py:name' (an nn.Module, a Module "
-             "class or a zero-argument factory), 'zoo:NAME', a spec 'file.yaml' or "
-             "'example:NAME'.")] = DEFAULT_TARGET,
-    input: Annotated[list[str], typer.Option(
-        "--input", "-i", help="Input SHAPE[:dtype], e.g. 1x3x224x224 or 1x2048:int64; "
-                              "repeat for several positional inputs.")] = [],  # noqa: B006
-    depth: Annotated[int | None, typer.Option(
-        "--depth", "-d", help="Deepest module level shown (default: 3 for tables, all "
-                              "for json/csv).")] = None,
-    format: Annotated[OutputFormat, typer.Option(
-        "--format", "-f", help="Output format.")] = OutputFormat.table,
-    output: Annotated[Path | None, typer.Option(
-        "--output", "-o", help="Write to this file instead of stdout.")] = None,
-    device: Annotated[str, typer.Option(
-        help="meta (nothing allocated), cpu or cuda (run for real).")] = "meta",
-    train: Annotated[bool, typer.Option(
-        "--train", help="Analyse the train-mode forward (dropout on, batch statistics).")]
-    = False,
-    strict: Annotated[bool, typer.Option(
-        "--strict", help="Exit 1 when an op has no rule (its cost unknown).")] = False,
-    width: Annotated[int | None, typer.Option(help="Table width in columns.")] = None,
-    set: Annotated[list[str], typer.Option(
-        "--set", help="Spec symbol values, e.g. --set K=5,F=16 (repeatable).")] = [],  # noqa: B006
-    explain: Annotated[bool, typer.Option(
-        "--explain", help="For every layer: formula, values put in, result.")] = False,
-    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False,
-) -> None:
-    """Per-layer params, MACs, FLOPs, memory and receptive field of a PyTorch model or a spec
-    (default: zoo:resnet18)."""
-    try:
-        if depth is not None and depth < 0:
-            raise UsageError(f"--depth must be 0 or more, got {depth}")
-        report = analyse_target(target, input, set, device, train, strict)
-        if explain:
-            from netanatomy.analysis.explain import explain as explain_graph
-            from netanatomy.analysis.explain import explanation_text
-
-            explanations = explain_graph(report.graph)
-        if format is OutputFormat.json:
-            if explain:
-                emit(json_with_explanations(report, depth, explanations), output)
-            else:
-                emit(report.to_json(depth), output)
-        elif format is OutputFormat.csv:
-            emit(report.to_csv(depth), output)
-        else:
-            text = report.render(depth=3 if depth is None else depth, width=width)
-            emit((explanation_text(explanations) + "\n" if explain else "") + text, output)
-    except typer.Exit:
-        raise
-    except Exception as error:  # every failure reaches the user as one clear message
-        fail(error, debug)
-
-
-def json_with_explanations(report: Any, depth: int | None, explanations: Any) -> str:
-    """The summary JSON plus ``explain``: per node its path, op and derivation steps."""
-    import json
-
-    from netanatomy.render.format import json_number
-
-    data = report.to_dict(depth)
-    data["explain"] = [
-        {"path": item.path, "op": item.op, "kind": item.kind,
-         "steps": [{"quantity": step.quantity, "formula": step.formula,
-                    "substituted": step.substituted,
-                    "result": [json_number(v) for v in step.result]
-                    if isinstance(step.result, tuple) else json_number(step.result)}
-                   for step in item.steps]}
-        for item in explanations]
-    return json.dumps(data, indent=2)
-
-
-@app.command()
+@handled("rf")
 def rf(
-    target: Annotated[str, typer.Argument(
-        help="Model: 'pkg.module:name', 'path/to/file.py:name' or 'zoo:NAME'.")]
-    = DEFAULT_TARGET,
-    input: Annotated[list[str], typer.Option(
-        "--input", "-i", help="Input SHAPE[:dtype] in (N, C, *spatial) layout.")] = [],  # noqa: B006
-    depth: Annotated[int | None, typer.Option("--depth", "-d", help="Deepest level shown.")]
-    = None,
-    format: Annotated[OutputFormat, typer.Option("--format", "-f", help="table or json.")]
-    = OutputFormat.table,
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to a file.")]
-    = None,
+    target: Target = DEFAULT_TARGET,
+    input: Inputs = [],  # noqa: B006
+    depth: Depth = None,
+    format: Format = "table",
+    output: Output = None,
     plot: Annotated[Path | None, typer.Option(
         "--plot", help="Write a PNG of field size and stride against depth.")] = None,
     measure: Annotated[bool, typer.Option(
         "--measure", help="Check every shown layer by the gradient support of its central "
                           "output on a linearised copy of the model.")] = False,
-    width: Annotated[int | None, typer.Option(help="Table width in columns.")] = None,
-    set: Annotated[list[str], typer.Option(
-        "--set", help="Spec symbol values, e.g. --set K=5 (repeatable).")] = [],  # noqa: B006
-    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False,
+    width: Width = None,
+    set: Settings = [],  # noqa: B006
+    debug: Debug = False,
 ) -> None:
     """Receptive field of every layer: size, effective stride and padding per axis."""
+    from netanatomy.render.catalog import find
+    from netanatomy.render.results import FieldResult
 
-    try:
-        report = analyse_target(target, input, set)
-        shown = report.tree(3 if depth is None and format is OutputFormat.table else depth)
-        measured = None
-        if measure:
-            from netanatomy.diagnostics.measured_rf import measure_receptive_fields
+    report = analyse_target(target, input, set)
+    measured = None
+    if measure:
+        from netanatomy.diagnostics.measured_rf import measure_receptive_fields
 
-            spatial = [row.path for row in shown if row.rf is not None and row.calls > 0]
-            model = load_model(target, set)
-            measured = measure_receptive_fields(model, report.graph.inputs[0].shape, spatial)
-        if plot is not None:
-            from netanatomy.render.plot import plot_receptive_field
+        shown = report.tree(depth if depth is not None else find("rf", format).default_depth)
+        spatial = [row.path for row in shown if row.rf is not None and row.calls > 0]
+        model = load_model(target, set)
+        measured = measure_receptive_fields(model, report.graph.inputs[0].shape, spatial)
+    if plot is not None:
+        from netanatomy.render.plot import plot_receptive_field
 
-            plot_receptive_field(report, plot, title=f"Receptive field of {target}")
-            typer.echo(f"wrote {plot}", err=True)
-        if format is OutputFormat.json:
-            emit(rf_json(report, depth, measured), output)
-        elif format is OutputFormat.csv:
-            emit(report.to_csv(depth), output)
-        else:
-            from netanatomy.render.rf_table import render_rf_text
-
-            emit(render_rf_text(report, 3 if depth is None else depth, measured, width), output)
-    except typer.Exit:
-        raise
-    except Exception as error:  # every failure reaches the user as one clear message
-        fail(error, debug)
-
-
-def rf_json(report: object, depth: int | None, measured: dict | None) -> str:
-    """The summary document, with the measured fields (when asked) under
-    ``receptive_field.measured``."""
-    import dataclasses
-    import json
-
-    data = report.to_dict(depth)  # type: ignore[attr-defined]
-    if measured is not None and data.get("receptive_field") is not None:
-        data["receptive_field"]["measured"] = {
-            path: ({"error": value} if isinstance(value, str) else dataclasses.asdict(value))
-            for path, value in measured.items()}
-    return json.dumps(data, indent=2)
+        plot_receptive_field(report, plot, title=f"Receptive field of {target}")
+        typer.echo(f"wrote {plot}", err=True)
+    write_result("rf", format, FieldResult(report, measured), output, depth, width)
 
 
 def load_model(target: str, settings: list[str]) -> Any:
@@ -236,7 +148,6 @@ def load_model(target: str, settings: list[str]) -> Any:
     if settings:
         raise UsageError("--set is for spec targets (*.yaml, example:NAME)")
     return load_target(target)
-
 
 def load_for_diagnosis(target: str, inputs: list[str],
                        settings: list[str]) -> tuple[Any, list[str]]:
@@ -256,8 +167,8 @@ def load_for_diagnosis(target: str, inputs: list[str],
         inputs = ["x".join(map(str, (8, *shape))) + f":{dtype}"]
     return model, inputs
 
-
 @app.command()
+@handled("diagnose")
 def diagnose(
     target: Annotated[str, typer.Argument(
         help="Model ('pkg.module:name', 'file.py:name', 'zoo:NAME') or a spec "
@@ -282,43 +193,29 @@ def diagnose(
         "--erf-fraction", help="Share of the gradient mass the ERF size holds.")] = 0.95,
     object_size: Annotated[int | None, typer.Option(
         "--object-size", help="Typical object size in input pixels (lint NA005).")] = None,
-    depth: Annotated[int | None, typer.Option("--depth", "-d", help="Deepest level shown.")]
-    = None,
-    format: Annotated[OutputFormat, typer.Option("--format", "-f", help="table or json.")]
-    = OutputFormat.table,
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to a file.")]
-    = None,
+    depth: Depth = None,
+    format: Format = "table",
+    output: Output = None,
     plot: Annotated[Path | None, typer.Option(
         "--plot", help="PNG of gradient and activation statistics against depth; the "
                        "effective receptive field goes beside it (NAME-erf.png).")] = None,
-    width: Annotated[int | None, typer.Option(help="Table width in columns.")] = None,
-    set: Annotated[list[str], typer.Option(
-        "--set", help="Spec symbol values, e.g. --set K=5.")] = [],  # noqa: B006
-    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False,
+    width: Width = None,
+    set: Settings = [],  # noqa: B006
+    debug: Debug = False,
 ) -> None:
     """Run the model for real: activations, gradients, initialisation, spectra, lints."""
-    try:
-        if format is OutputFormat.csv:
-            raise UsageError("diagnose writes table or json (--format csv is for summary)")
-        report = run_diagnose(target, input, data, loss, steps, lr, device, not eval_mode,
-                              seed, erf_layer, object_size, set, erf_fraction)
-        if plot is not None:
-            write_diagnose_plots(report, plot, target)
-        if format is OutputFormat.json:
-            emit(report.to_json(depth), output)
-        else:
-            emit(report.render(3 if depth is None else depth, width), output)
-    except typer.Exit:
-        raise
-    except Exception as error:  # every failure reaches the user as one clear message
-        fail(error, debug)
+    report = run_diagnose(target, input, data, loss, steps, lr, device, not eval_mode,
+                          seed, erf_layer, object_size, set, erf_fraction)
+    if plot is not None:
+        write_diagnose_plots(report, plot, target)
+    write_result("diagnose", format, report, output, depth, width)
 
 
 def run_diagnose(target: str, inputs: list[str], data: Path | None, loss: str | None,
                  steps: int, lr: float, device: str, training: bool, seed: int,
                  erf_layer: str | None, object_size: int | None, settings: list[str],
                  erf_fraction: float = 0.95) -> Any:
-    from netanatomy.diagnostics.lints import LintOptions
+    from netanatomy.analysis.lints import LintOptions
     from netanatomy.diagnostics.run import diagnose as run
 
     if data is not None and inputs:
@@ -336,7 +233,6 @@ def run_diagnose(target: str, inputs: list[str], data: Path | None, loss: str | 
                    loss_fn=loss, steps=steps, lr=lr, device=device, training=training,
                    seed=seed, erf_layer=erf_layer, erf_fraction=erf_fraction,
                    lint_options=LintOptions(object_size=object_size), progress=advance)
-
 
 def progress_bar(steps: int) -> Any:
     """A rich progress bar on stderr for multi-step runs (a no-op context otherwise)."""
@@ -359,7 +255,6 @@ def progress_bar(steps: int) -> Any:
 
     return bar()
 
-
 def write_diagnose_plots(report: Any, plot: Path, target: str) -> None:
     from netanatomy.render.diagnose_plot import plot_diagnostics, plot_effective_field
 
@@ -371,113 +266,82 @@ def write_diagnose_plots(report: Any, plot: Path, target: str) -> None:
                                                          f"{report.erf.path}")
         typer.echo(f"wrote {erf_path}", err=True)
 
-
 @app.command()
+@handled("lint")
 def lint(
     target: Annotated[str, typer.Argument(
         help="Model ('pkg.module:name', 'file.py:name', 'zoo:NAME') or a spec.")]
     = DEFAULT_TARGET,
-    input: Annotated[list[str], typer.Option(
-        "--input", "-i", help="Input SHAPE[:dtype] (its first axis is the batch).")] = [],  # noqa: B006
+    input: Inputs = [],  # noqa: B006
     batch_size: Annotated[int | None, typer.Option(
         "--batch-size", help="Training batch size for NA002 (default: the input's).")] = None,
     object_size: Annotated[int | None, typer.Option(
         "--object-size", help="Typical object size in input pixels (NA005).")] = None,
-    format: Annotated[OutputFormat, typer.Option("--format", "-f", help="table or json.")]
-    = OutputFormat.table,
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to a file.")]
-    = None,
+    format: Format = "table",
+    output: Output = None,
     strict: Annotated[bool, typer.Option("--strict", help="Exit 1 when any lint fires.")]
     = False,
-    set: Annotated[list[str], typer.Option(
-        "--set", help="Spec symbol values, e.g. --set K=5.")] = [],  # noqa: B006
-    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False,
+    set: Settings = [],  # noqa: B006
+    debug: Debug = False,
 ) -> None:
     """Static checks with codes, the parameters wasted, and the fix (no real run)."""
-    import json
-
     import netanatomy
-    from netanatomy.render.diagnose_json import lint_document
-    from netanatomy.render.diagnose_table import render_lint_text
+    from netanatomy.analysis.findings import LintReport
 
-    try:
-        model, inputs = load_for_diagnosis(target, input, set)
-        notes = []
-        if any(p.is_meta for p in model.parameters()):
-            notes.append("parameters on the meta device: initialisation not checked")
-        if batch_size is None and inputs and inputs[0].split("x")[0].strip() == "1":
-            notes.append("batch 1 is taken for an inference shape: NA002 (batch norm on a "
-                         "small batch) needs the training batch, give --batch-size")
-        lints = netanatomy.lint(model, inputs, batch_size=batch_size, object_size=object_size)
-        if format is OutputFormat.json:
-            emit(json.dumps(lint_document(lints, notes), indent=2), output)
-        else:
-            emit(render_lint_text(lints, notes), output)
-        if strict and lints:
-            raise typer.Exit(1)
-    except typer.Exit:
-        raise
-    except Exception as error:  # every failure reaches the user as one clear message
-        fail(error, debug)
+    model, inputs = load_for_diagnosis(target, input, set)
+    notes = []
+    if any(p.is_meta for p in model.parameters()):
+        notes.append("parameters on the meta device: initialisation not checked")
+    if batch_size is None and inputs and inputs[0].split("x")[0].strip() == "1":
+        notes.append("batch 1 is taken for an inference shape: NA002 (batch norm on a "
+                     "small batch) needs the training batch, give --batch-size")
+    lints = netanatomy.lint(model, inputs, batch_size=batch_size, object_size=object_size)
+    write_result("lint", format, LintReport(tuple(lints), tuple(notes)), output)
+    if strict and lints:
+        raise typer.Exit(1)
 
 
 @app.command()
+@handled("compare")
 def compare(
     first: Annotated[str, typer.Argument(help="First model or spec (the baseline).")],
     second: Annotated[str, typer.Argument(help="Second model or spec.")],
-    input: Annotated[list[str], typer.Option(
-        "--input", "-i", help="Input SHAPE[:dtype] for PyTorch targets.")] = [],  # noqa: B006
-    set: Annotated[list[str], typer.Option(
-        "--set", help="Spec symbol values for both, e.g. --set K=5.")] = [],  # noqa: B006
-    format: Annotated[OutputFormat, typer.Option("--format", "-f")] = OutputFormat.table,
-    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False,
+    input: Inputs = [],  # noqa: B006
+    set: Settings = [],  # noqa: B006
+    format: Format = "table",
+    output: Output = None,
+    debug: Debug = False,
 ) -> None:
     """Two models or specs side by side, with ratios (second / first)."""
-    from netanatomy.render.compare import comparison_json, comparison_text
+    from netanatomy.analysis.compare import compare as compare_reports
 
-    try:
-        reports = [analyse_target(t, input, set) for t in (first, second)]
-        if format is OutputFormat.json:
-            emit(comparison_json([first, second], reports), None)
-        else:
-            emit(comparison_text([first, second], reports), None)
-    except typer.Exit:
-        raise
-    except Exception as error:  # every failure reaches the user as one clear message
-        fail(error, debug)
+    reports = [analyse_target(t, input, set) for t in (first, second)]
+    write_result("compare", format, compare_reports([first, second], reports), output)
 
 
 @app.command()
+@handled("sweep")
 def sweep(
     target: Annotated[str, typer.Argument(help="A spec file or example:NAME.")],
     vary: Annotated[list[str], typer.Option(
         "--vary", help="NAME=V1,V2,… (repeat for a grid), e.g. --vary alpha=1,0.75,0.5")],
-    set: Annotated[list[str], typer.Option(
-        "--set", help="Fixed symbol values, e.g. --set K=3.")] = [],  # noqa: B006
-    format: Annotated[OutputFormat, typer.Option("--format", "-f")] = OutputFormat.table,
-    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False,
+    set: Settings = [],  # noqa: B006
+    format: Format = "table",
+    output: Output = None,
+    debug: Debug = False,
 ) -> None:
     """Totals of a spec over a grid of symbol values (e.g. MobileNet's α and ρ)."""
     from netanatomy import spec
-    from netanatomy.render.compare import sweep_rows, sweep_text
+    from netanatomy.analysis.sweep import sweep as sweep_grid
+    from netanatomy.frontends.spec import spec_graph
 
-    try:
-        if not spec.is_spec_target(target):
-            raise UsageError("sweep takes a spec (*.yaml or example:NAME)")
-        fixed = spec.parse_assignments(set)
-        grid = parse_grid(vary)
-        rows = sweep_rows(target, fixed, grid)
-        if format is OutputFormat.table:
-            emit(sweep_text(rows, list(grid)), None)
-        else:
-            import json
-
-            emit(json.dumps({"schema": "netanatomy.sweep/1", "target": target, "rows": rows},
-                            indent=2), None)
-    except typer.Exit:
-        raise
-    except Exception as error:  # every failure reaches the user as one clear message
-        fail(error, debug)
+    if not spec.is_spec_target(target):
+        raise UsageError("sweep takes a spec (*.yaml or example:NAME)")
+    fixed = spec.parse_assignments(set)
+    grid = parse_grid(vary)
+    loaded = spec.load(target)
+    result = sweep_grid(target, lambda values: spec_graph(loaded, values), fixed, grid)
+    write_result("sweep", format, result, output)
 
 
 def parse_grid(texts: list[str]) -> dict[str, list[Any]]:
@@ -491,7 +355,6 @@ def parse_grid(texts: list[str]) -> dict[str, list[Any]]:
             raise UsageError(f"bad --vary {text!r}: expected NAME=V1,V2,…")
         grid[name.strip()] = [number(v.strip(), text) for v in values.split(",") if v.strip()]
     return grid
-
 
 @app.command()
 def examples() -> None:

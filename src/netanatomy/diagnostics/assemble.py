@@ -9,9 +9,10 @@ from typing import Any
 import torch
 from torch import nn
 
-from netanatomy.diagnostics.graph_walk import DataFlow
+from netanatomy.analysis.dataflow import DataFlow
+from netanatomy.analysis.lints import LintOptions, lint_graph
+from netanatomy.analysis.summary import summarize
 from netanatomy.diagnostics.init_check import init_checks
-from netanatomy.diagnostics.lints import LintOptions, lint_graph
 from netanatomy.diagnostics.recorder import Recording
 from netanatomy.diagnostics.result import (
     DiagnoseReport,
@@ -23,14 +24,13 @@ from netanatomy.diagnostics.result import (
 )
 from netanatomy.diagnostics.spectral import sigma_max
 from netanatomy.diagnostics.verdict import judge
+from netanatomy.frontends.torch.fallback import capture_with_fallback
 
 
 def static_report(model: nn.Module, inputs: tuple[torch.Tensor, ...]) -> tuple[Any, str]:
     """The training-mode analysis on meta (graph, receptive fields), or a note why not."""
-    import netanatomy
-
     try:
-        return netanatomy.analyze(model, example_inputs=inputs, training=True), ""
+        return summarize(capture_with_fallback(model, inputs, {}, "meta", True)), ""
     except Exception as error:  # the diagnosis goes on without lints
         return None, f"static analysis failed, lints skipped: {error}"
 

@@ -9,8 +9,8 @@ from collections.abc import Mapping
 
 import torch
 
-from netanatomy.diagnostics.graph_walk import DataFlow, activation_family, activation_name
-from netanatomy.diagnostics.result import InitCheck
+from netanatomy.analysis.dataflow import DataFlow, activation_family, activation_name
+from netanatomy.analysis.findings import InitCheck
 
 TOLERANCE = 2.0
 """A std off by more than this factor from the expected one is flagged."""
@@ -70,9 +70,9 @@ def init_checks(flow: DataFlow, params: Mapping[str, torch.Tensor]) -> tuple[Ini
                 or not name.endswith("weight") or name in checks:
             continue
         met = flow.meets(node)
-        activation = activation_name(met.node.op) if met.kind == "activation" and met.node \
+        activation = activation_name(met.node) if met.kind == "activation" and met.node \
             else None
-        family = activation_family(met.node.op) if activation and met.node else "linear"
+        family = activation_family(met.node) if activation and met.node else "linear"
         checks[name] = check_weight(name, weight, activation, family, met.kind == "norm",
                                     met.kind == "output")
     return tuple(checks.values())

@@ -7,7 +7,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-SCHEMA = "netanatomy.diagnose/1"
+from netanatomy.analysis.findings import InitCheck, Lint
+
+__all__ = ["CONVENTIONS", "DiagnoseReport", "EffectiveField", "InitCheck", "LayerDiagnostics",
+           "Lint", "ParamStats", "StepRecord", "Verdict"]
 
 CONVENTIONS: Mapping[str, str] = {
     "activations": "statistics of each module's first output tensor over the whole batch "
@@ -54,30 +57,6 @@ class ParamStats:
 
 
 @dataclass(frozen=True, slots=True)
-class InitCheck:
-    """A weight's standard deviation against the He and Xavier initialisations.
-
-    ``activation`` is the nonlinearity its output reaches next (``None``: linear);
-    ``expected`` the scheme that fits it; ``ratio`` = std / expected std; ``closest`` the
-    scheme whose std is nearest (in log ratio); ``normalised`` when a normalisation layer
-    comes before any activation (the scale of the weights then does not matter).
-    """
-
-    param: str
-    fan_in: int
-    fan_out: int
-    std: float
-    he_std: float
-    xavier_std: float
-    activation: str | None
-    expected: str
-    ratio: float
-    closest: str
-    normalised: bool
-    flagged: bool
-
-
-@dataclass(frozen=True, slots=True)
 class LayerDiagnostics:
     """One module (same ``path`` as in ``summary``); ``None`` where a statistic does not
     apply (no tensor output, not an activation, never reached by the gradient)."""
@@ -118,19 +97,6 @@ class Verdict:
     to_path: str | None
     responsible: tuple[str, ...]
     message: str
-
-
-@dataclass(frozen=True, slots=True)
-class Lint:
-    """A static finding: ``code`` (``NA001`` …), the layer path, what is wrong, the
-    parameters it wastes (0 when none), and the fix."""
-
-    code: str
-    path: str
-    message: str
-    wasted_params: int
-    fix: str
-    severity: str = "warning"
 
 
 @dataclass(frozen=True)
@@ -176,6 +142,7 @@ class DiagnoseReport:
     steps: tuple[StepRecord, ...] = ()
     erf: EffectiveField | None = None
     notes: tuple[str, ...] = ()
+    conventions: Mapping[str, str] = field(default_factory=lambda: dict(CONVENTIONS))
 
     def layer(self, path: str) -> LayerDiagnostics:
         """The row of module ``path`` (``""`` for the root).
@@ -196,19 +163,27 @@ class DiagnoseReport:
         return tuple(lint for lint in self.lints if lint.code == code)
 
     def to_dict(self, depth: int | None = None) -> dict[str, Any]:
+        """The ``netanatomy.diagnose/1`` JSON document as Python data."""
         from netanatomy.render.diagnose_json import diagnose_document
 
         return diagnose_document(self, depth)
 
     def to_json(self, depth: int | None = None) -> str:
-        import json
+        """The JSON document as text."""
+        return self._write("json", depth=depth)
 
-        return json.dumps(self.to_dict(depth), indent=2)
+    def to_csv(self, depth: int | None = None) -> str:
+        """One CSV row per layer."""
+        return self._write("csv", depth=depth)
 
     def render(self, depth: int | None = 3, width: int | None = None) -> str:
-        from netanatomy.render.diagnose_table import render_diagnose_text
+        """The terminal table as plain text."""
+        return self._write("table", depth=depth, width=width)
 
-        return render_diagnose_text(self, depth, width)
+    def _write(self, fmt: str, **options: Any) -> str:
+        from netanatomy.render.catalog import write
+
+        return write("diagnose", fmt, self, **options)
 
     def __str__(self) -> str:
         return self.render()

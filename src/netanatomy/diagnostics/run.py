@@ -12,6 +12,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from netanatomy.analysis.lints import LintOptions
 from netanatomy.diagnostics.assemble import assemble
 from netanatomy.diagnostics.batch import (
     check_loss_name,
@@ -21,7 +22,6 @@ from netanatomy.diagnostics.batch import (
     synthetic_batch,
     synthetic_target,
 )
-from netanatomy.diagnostics.lints import LintOptions
 from netanatomy.diagnostics.recorder import Recording, recording
 from netanatomy.diagnostics.result import DiagnoseReport, StepRecord
 from netanatomy.errors import CaptureError, UsageError

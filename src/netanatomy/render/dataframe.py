@@ -8,7 +8,7 @@ from netanatomy.errors import UsageError
 from netanatomy.render.json import layer_to_dict
 
 if TYPE_CHECKING:
-    from netanatomy.report import Report
+    from netanatomy.analysis.report import Summary as Report
 
 
 def report_to_dataframe(report: Report, depth: int | None = None) -> Any:

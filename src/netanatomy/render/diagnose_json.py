@@ -7,7 +7,11 @@ import math
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from netanatomy.analysis.findings import LintReport
     from netanatomy.diagnostics.result import DiagnoseReport, LayerDiagnostics
+
+SCHEMA = "netanatomy.diagnose/1"
+LINT_SCHEMA = "netanatomy.lint/1"
 
 
 def plain(value: Any) -> Any:
@@ -33,8 +37,6 @@ def layer_entry(row: LayerDiagnostics) -> dict[str, Any]:
 
 def diagnose_document(report: DiagnoseReport, depth: int | None = None) -> dict[str, Any]:
     """The whole report; ``depth`` keeps the layers down to that module depth."""
-    from netanatomy.diagnostics.result import CONVENTIONS, SCHEMA
-
     erf = None
     if report.erf is not None:
         heatmap = report.erf.heatmap
@@ -45,7 +47,7 @@ def diagnose_document(report: DiagnoseReport, depth: int | None = None) -> dict[
                "heatmap_shape": None if heatmap is None else list(heatmap.shape)}
     return plain({
         "schema": SCHEMA,
-        "conventions": dict(CONVENTIONS),
+        "conventions": dict(report.conventions),
         "run": {"loss": report.loss, "loss_name": report.loss_name,
                 "input_shapes": [list(s) for s in report.input_shapes],
                 "device": report.device, "training": report.training, "seed": report.seed,
@@ -60,7 +62,7 @@ def diagnose_document(report: DiagnoseReport, depth: int | None = None) -> dict[
     })
 
 
-def lint_document(lints: Any, notes: Any = ()) -> dict[str, Any]:
+def lint_document(result: LintReport) -> dict[str, Any]:
     """``netanatomy lint --format json``: the lints alone (``netanatomy.lint/1``)."""
-    return {"schema": "netanatomy.lint/1", "notes": list(notes),
-            "lints": [dataclasses.asdict(lint) for lint in lints]}
+    return {"schema": LINT_SCHEMA, "notes": list(result.notes),
+            "lints": [dataclasses.asdict(lint) for lint in result.lints]}

@@ -23,7 +23,9 @@ def format_count(value: Any) -> str:
 
 
 def format_exact(value: Any) -> str:
-    """``25557032`` → ``"25,557,032"``; an expression as sympy prints it."""
+    """``25557032`` → ``"25,557,032"``; an expression as sympy prints it; None → ``"?"``."""
+    if value is None:
+        return "?"
     return f"{value:,}" if is_concrete(value) else str(value)
 
 

@@ -1,7 +1,8 @@
 """The JSON document of a Report (schema ``netanatomy.summary/1``).
 
-Top level: ``schema``, ``conventions``, ``capture``, ``totals``, ``layers``, ``uncounted``.
-Numbers are integers; symbolic values are strings. Keys are only ever added, never renamed.
+Top level: ``schema``, ``conventions``, ``capture``, ``totals``, ``layers``, ``uncounted``,
+``receptive_field``. Numbers are integers; symbolic values are strings; unknown values are
+``null``. Keys are only ever added, never renamed.
 """
 
 from __future__ import annotations
@@ -12,10 +13,11 @@ from typing import TYPE_CHECKING, Any
 
 from netanatomy.analysis.receptive_field import field_json, plain_number
 from netanatomy.render.format import json_number
-from netanatomy.report import SCHEMA
 
 if TYPE_CHECKING:
-    from netanatomy.report import LayerRow, Report
+    from netanatomy.analysis.report import LayerRow, Summary, UncountedOp
+
+SCHEMA = "netanatomy.summary/1"
 
 
 def shape_json(shape: Any) -> Any:
@@ -32,12 +34,18 @@ def layer_to_dict(row: LayerRow) -> dict[str, Any]:
             data[field.name] = [shape_json(shape) for shape in value]
         elif field.name == "rf":
             data[field.name] = field_json(value)
+        elif field.name == "uncounted":
+            data[field.name] = uncounted_json(value)
         else:
             data[field.name] = json_number(value)
     return data
 
 
-def report_to_dict(report: Report, depth: int | None = None) -> dict[str, Any]:
+def uncounted_json(ops: tuple[UncountedOp, ...]) -> list[dict[str, Any]]:
+    return [{"op": u.op, "count": u.count} for u in ops]
+
+
+def report_to_dict(report: Summary, depth: int | None = None) -> dict[str, Any]:
     """The JSON document as Python data; ``depth`` limits the layers listed."""
     totals = {field.name: json_number(getattr(report.totals, field.name))
               for field in dataclasses.fields(report.totals)}
@@ -47,12 +55,12 @@ def report_to_dict(report: Report, depth: int | None = None) -> dict[str, Any]:
         "capture": dataclasses.asdict(report.capture),
         "totals": totals,
         "layers": [layer_to_dict(row) for row in report.tree(depth)],
-        "uncounted": [{"op": u.op, "count": u.count} for u in report.uncounted],
+        "uncounted": uncounted_json(report.uncounted),
         "receptive_field": receptive_field_json(report),
     }
 
 
-def receptive_field_json(report: Report) -> dict[str, Any] | None:
+def receptive_field_json(report: Summary) -> dict[str, Any] | None:
     """The model output's field, merge misalignments and ops the analysis did not know."""
     fields = report.receptive_field
     if fields is None:
@@ -68,6 +76,6 @@ def receptive_field_json(report: Report) -> dict[str, Any] | None:
     }
 
 
-def report_to_json(report: Report, depth: int | None = None, indent: int | None = 2) -> str:
+def report_to_json(report: Summary, depth: int | None = None, indent: int | None = 2) -> str:
     """The JSON document as text."""
     return json.dumps(report_to_dict(report, depth), indent=indent)

@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING, Any
 from netanatomy.errors import UsageError
 
 if TYPE_CHECKING:
-    from netanatomy.report import LayerRow, Report
+    from netanatomy.analysis.report import LayerRow
+    from netanatomy.analysis.report import Summary as Report
 
 
 def field_rows(report: Report) -> list[LayerRow]:

@@ -15,7 +15,7 @@ from netanatomy.render.format import format_shape
 from netanatomy.render.table import tree_labels
 
 if TYPE_CHECKING:
-    from netanatomy.report import Report
+    from netanatomy.analysis.report import Summary as Report
 
 
 def per_axis(values: Any) -> str:

@@ -5,16 +5,22 @@ bundle of a kind, :func:`get_formula` one of its formulas.
 """
 
 from netanatomy.rules import (  # noqa: F401  (imported for their registrations)
+    bilinear,
     conv,
     elementwise,
     embedding,
     linalg,
+    lookup,
     moe,
     norm,
     pool,
     recurrent,
+    scan,
+    selection,
     shape,
+    spectral,
     upsample,
+    window,
 )
 from netanatomy.rules.registry import (
     METRICS,

@@ -40,3 +40,15 @@ def no_params(inputs: tuple[Shape, ...], attrs: Mapping[str, Any]) -> Dim:
 def operand_elements(inputs: tuple[Shape, ...], positions: range | tuple[int, ...]) -> Dim:
     """Elements of the operands at ``positions`` that are present."""
     return sum((prod(inputs[i]) for i in positions if i < len(inputs)), 0)
+
+
+REAL_MACS_PER_COMPLEX_MAC = 4
+"""(a + ib)·(c + id) = (ac − bd) + i(ad + bc): 4 real multiplies and, with the accumulation,
+4 real adds — 4 real MACs, the count BLAS uses for complex GEMM (cgemm/zgemm: 8·M·N·K FLOPs,
+LAPACK Working Note 41)."""
+
+
+def complex_factor(attrs: Mapping[str, Any]) -> int:
+    """Real MACs per MAC of a product: 4 when the node multiplies complex operands (the
+    front-end sets ``attrs["complex"]``), else 1."""
+    return REAL_MACS_PER_COMPLEX_MAC if attrs.get("complex") else 1

@@ -12,7 +12,9 @@ Conventions: MACs count every kernel tap at every output position, padded taps i
 (dense counting, as PyTorch's FlopCounterMode and fvcore do). A transposed conv's MACs are
 counted from its *input* positions: each input element is multiplied by every tap of its
 group's filters, whether or not the result lands inside the cropped output. The bias add is
-one elementwise FLOP per output element.
+one elementwise FLOP per output element. A conv over complex operands (``attrs["complex"]``)
+counts 4 real MACs per complex MAC; PyTorch itself runs ``F.conv*d`` on complex tensors as
+three real convolutions (Gauss's trick), which arrive here as real convs.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from netanatomy.ir.graph import Shape
-from netanatomy.rules.common import operand_elements, traffic_bytes
+from netanatomy.rules.common import complex_factor, operand_elements, traffic_bytes
 from netanatomy.rules.registry import convention, dim_names, formula
 from netanatomy.rules.transfer import AxisWindow
 from netanatomy.symbolic import Dim, ceildiv, floordiv, prod, to_fraction
@@ -68,17 +70,18 @@ def conv_transpose_output_shapes(inputs: tuple[Shape, ...],
 @formula("conv", "macs")
 def conv_macs(inputs: tuple[Shape, ...], outputs: tuple[Shape, ...],
               attrs: Mapping[str, Any]) -> Dim:
-    """N · C_out · prod(out spatial) · (C_in/groups) · prod(kernel)."""
+    """N · C_out · prod(out spatial) · (C_in/groups) · prod(kernel) (× 4 when complex)."""
     weight_shape = inputs[1]
-    return prod(outputs[0]) * weight_shape[1] * prod(weight_shape[2:])
+    return complex_factor(attrs) * prod(outputs[0]) * weight_shape[1] * prod(weight_shape[2:])
 
 
 @formula("conv_transpose", "macs")
 def conv_transpose_macs(inputs: tuple[Shape, ...], outputs: tuple[Shape, ...],
                         attrs: Mapping[str, Any]) -> Dim:
-    """N · C_in · prod(in spatial) · (C_out/groups) · prod(kernel), from input positions."""
+    """N · C_in · prod(in spatial) · (C_out/groups) · prod(kernel), from input positions
+    (× 4 when complex)."""
     x_shape, weight_shape = inputs[0], inputs[1]
-    return prod(x_shape) * weight_shape[1] * prod(weight_shape[2:])
+    return complex_factor(attrs) * prod(x_shape) * weight_shape[1] * prod(weight_shape[2:])
 
 
 @formula(("conv", "conv_transpose"), "elementwise_flops")
@@ -122,9 +125,10 @@ def conv_params(inputs: tuple[Shape, ...], attrs: Mapping[str, Any]) -> Dim:
 
 formula(("conv", "conv_transpose"), "bytes")(traffic_bytes)
 convention("conv", "MACs = N·C_out·(output positions)·(C_in/groups)·(kernel taps), padded "
-                   "taps included; bias add 1 elementwise FLOP per output element")
+                   "taps included, × 4 real MACs for complex operands; bias add 1 "
+                   "elementwise FLOP per output element")
 convention("conv_transpose", "MACs = N·C_in·(input positions)·(C_out/groups)·(kernel taps), "
-                             "counted from input positions; bias add 1 elementwise FLOP "
-                             "per output element")
+                             "counted from input positions, × 4 real MACs for complex "
+                             "operands; bias add 1 elementwise FLOP per output element")
 dim_names("conv", ("N C_in *", "C_out C_g *k", "C_out"), ("N C_out *'",))
 dim_names("conv_transpose", ("N C_in *", "C_in C_og *k", "C_out"), ("N C_out *'",))

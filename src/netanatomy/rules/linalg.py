@@ -4,6 +4,8 @@ Conventions: MACs = multiply-accumulates (FLOPs = 2 × MACs); an added bias or `
 is one elementwise FLOP per output element. Attention counts both products (Q·Kᵀ and
 P·V) densely, causal or masked positions included (as FlopCounterMode does); the scale and
 the softmax are one elementwise FLOP per score each, plus one per score for an additive mask.
+Products of complex operands (``attrs["complex"]``, set by the front-end) count 4 real MACs
+per complex MAC (:data:`~netanatomy.rules.common.REAL_MACS_PER_COMPLEX_MAC`).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from netanatomy.ir.graph import Shape
-from netanatomy.rules.common import no_params, operand_elements, traffic_bytes
+from netanatomy.rules.common import complex_factor, no_params, operand_elements, traffic_bytes
 from netanatomy.rules.registry import convention, dim_names, formula
 from netanatomy.rules.transfer import Mixes
 from netanatomy.symbolic import Dim, prod
@@ -42,9 +44,9 @@ def linear_output_shapes(inputs: tuple[Shape, ...], attrs: Mapping[str, Any]) ->
 @formula("linear", "macs")
 def linear_macs(inputs: tuple[Shape, ...], outputs: tuple[Shape, ...],
                 attrs: Mapping[str, Any]) -> Dim:
-    """prod(batch dims) · in_features · out_features."""
+    """prod(batch dims) · in_features · out_features (× 4 when complex)."""
     x_shape, weight_shape = inputs[0], inputs[1]
-    return prod(x_shape) * weight_shape[0]
+    return complex_factor(attrs) * prod(x_shape) * weight_shape[0]
 
 
 @formula("matmul", "output_shapes")
@@ -64,8 +66,9 @@ def matmul_output_shapes(inputs: tuple[Shape, ...], attrs: Mapping[str, Any]) ->
 @formula("matmul", "macs")
 def matmul_macs(inputs: tuple[Shape, ...], outputs: tuple[Shape, ...],
                 attrs: Mapping[str, Any]) -> Dim:
-    """Output elements × the contracted size K (the last dim of the left operand)."""
-    return prod(outputs[0]) * inputs[0][-1]
+    """Output elements × the contracted size K (the last dim of the left operand), × 4
+    when complex."""
+    return complex_factor(attrs) * prod(outputs[0]) * inputs[0][-1]
 
 
 @formula(("linear", "matmul"), "elementwise_flops")
@@ -85,10 +88,11 @@ def attention_output_shapes(inputs: tuple[Shape, ...],
 @formula("attention", "macs")
 def attention_macs(inputs: tuple[Shape, ...], outputs: tuple[Shape, ...],
                    attrs: Mapping[str, Any]) -> Dim:
-    """batch·heads · L · S · (E + E_v): Q·Kᵀ (L·S·E) plus P·V (L·S·E_v)."""
+    """batch·heads · L · S · (E + E_v): Q·Kᵀ (L·S·E) plus P·V (L·S·E_v), × 4 when
+    complex."""
     query_shape, key_shape, value_shape = inputs[0], inputs[1], inputs[2]
     scores = prod(query_shape[:-1]) * key_shape[-2]
-    return scores * (query_shape[-1] + value_shape[-1])
+    return complex_factor(attrs) * scores * (query_shape[-1] + value_shape[-1])
 
 
 @formula("attention", "elementwise_flops")
@@ -134,13 +138,15 @@ def attention_rf(inputs: tuple[Shape, ...], outputs: tuple[Shape, ...],
     return Mixes(((0, (-1,)), (1, None), (2, None)))
 
 
-convention("linear", "MACs = rows · in_features · out_features; bias add 1 elementwise FLOP "
-                     "per output element")
-convention("matmul", "MACs = output elements × contracted size K; an added bias or β·C is 1 "
-                     "elementwise FLOP per output element")
-convention("attention", "MACs = batch·heads·L·S·(E + E_v) for Q·Kᵀ and P·V, dense (causal "
-                        "and masked positions included); scale and softmax 1 elementwise "
-                        "FLOP per score each, + 1 per score for an additive mask")
+convention("linear", "MACs = rows · in_features · out_features, × 4 real MACs for complex "
+                     "operands; bias add 1 elementwise FLOP per output element")
+convention("matmul", "MACs = output elements × contracted size K, × 4 real MACs for complex "
+                     "operands; an added bias or β·C is 1 elementwise FLOP per output "
+                     "element")
+convention("attention", "MACs = batch·heads·L·S·(E + E_v) for Q·Kᵀ and P·V (× 4 when "
+                        "complex), dense (causal and masked positions included); scale and "
+                        "softmax 1 elementwise FLOP per score each, + 1 per score for an "
+                        "additive mask")
 dim_names("linear", ("... F_in", "F_out F_in", "F_out"), ("... F_out",))
 dim_names("matmul", ("... M K", "... K N", "... M N"), ("... M N",))
 dim_names("attention", ("B H L E", "B H S E", "B H S E_v", "... L S"), ("B H L E_v",))

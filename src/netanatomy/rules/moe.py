@@ -26,7 +26,7 @@ from typing import Any
 
 from netanatomy.ir.graph import Shape
 from netanatomy.rules.common import no_params, traffic_bytes
-from netanatomy.rules.registry import convention, formula
+from netanatomy.rules.registry import convention, dim_names, formula
 from netanatomy.rules.transfer import Mixes
 from netanatomy.symbolic import Dim, prod
 
@@ -79,3 +79,4 @@ def grouped_matmul_rf(inputs: tuple[Shape, ...], outputs: tuple[Shape, ...],
 convention("grouped_matmul", "MACs = Σ_groups rows · K · N = routed rows · K · N (independent "
                              "of the split over groups; all rows of the jagged operand "
                              "counted); bias 1 elementwise FLOP per output element")
+dim_names("grouped_matmul", ("M K", "G K N", "G", "G N"), ("M N",))  # the experts layout

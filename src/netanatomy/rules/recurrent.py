@@ -51,11 +51,9 @@ def recurrent_output_shapes(inputs: tuple[Shape, ...],
     return ((*x_shape[:-1], directions * recurrent_hidden_out(attrs)),)
 
 
-@formula("recurrent", "macs")
-def recurrent_macs(inputs: tuple[Shape, ...], outputs: tuple[Shape, ...],
-                   attrs: Mapping[str, Any]) -> Dim:
-    """Σ over layers and directions of T·N·(G·H·(in + H_r) + H·proj_size)."""
-    steps, batch = recurrent_steps_and_batch(inputs[0], attrs.get("batch_first", False))
+def recurrent_weights(attrs: Mapping[str, Any]) -> Dim:
+    """Weights of all layers and directions, biases excluded: Σ G·H·(in + H_r) + H·proj_size
+    (in = I for the first layer, directions·H_r above it). Each is used once per step."""
     gates, hidden = GATES[attrs["mode"]], attrs["hidden_size"]
     hidden_out = recurrent_hidden_out(attrs)
     directions = 2 if attrs["bidirectional"] else 1
@@ -64,7 +62,16 @@ def recurrent_macs(inputs: tuple[Shape, ...], outputs: tuple[Shape, ...],
     for layer in range(attrs["num_layers"]):
         layer_in = attrs["input_size"] if layer == 0 else directions * hidden_out
         total = total + directions * (gates * hidden * (layer_in + hidden_out) + projection)
-    return steps * batch * total
+    return total
+
+
+@formula("recurrent", "macs")
+def recurrent_macs(inputs: tuple[Shape, ...], outputs: tuple[Shape, ...],
+                   attrs: Mapping[str, Any]) -> Dim:
+    """T·N · Σ over layers and directions of (G·H·(in + H_r) + H·proj_size): every weight
+    once per step and sample."""
+    steps, batch = recurrent_steps_and_batch(inputs[0], attrs.get("batch_first", False))
+    return steps * batch * recurrent_weights(attrs)
 
 
 @formula("recurrent", "elementwise_flops")
@@ -81,19 +88,11 @@ def recurrent_elementwise_flops(inputs: tuple[Shape, ...], outputs: tuple[Shape,
 
 @formula("recurrent", "params")
 def recurrent_params(inputs: tuple[Shape, ...], attrs: Mapping[str, Any]) -> Dim:
-    """Σ over layers and directions of G·H·(in + H_r) weights, 2·G·H biases when ``bias``,
-    and H_r·H projection weights (LSTM with proj_size)."""
-    gates, hidden = GATES[attrs["mode"]], attrs["hidden_size"]
-    hidden_out = recurrent_hidden_out(attrs)
+    """The weights of :func:`recurrent_weights` plus 2·G·H biases per layer and direction
+    when ``bias`` (PyTorch keeps b_ih and b_hh apart)."""
     directions = 2 if attrs["bidirectional"] else 1
-    projection = hidden * (attrs.get("proj_size") or 0)
-    total: Dim = 0
-    for layer in range(attrs["num_layers"]):
-        layer_in = attrs["input_size"] if layer == 0 else directions * hidden_out
-        biases = 2 * gates * hidden if attrs["bias"] else 0
-        total = total + directions * (gates * hidden * (layer_in + hidden_out) + biases
-                                      + projection)
-    return total
+    biases = 2 * GATES[attrs["mode"]] * attrs["hidden_size"] if attrs["bias"] else 0
+    return recurrent_weights(attrs) + attrs["num_layers"] * directions * biases
 
 
 formula("recurrent", "bytes")(traffic_bytes)

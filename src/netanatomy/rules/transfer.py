@@ -12,6 +12,9 @@ follow is reported as unknown, by name:
   them carries positions), the other axes pass (matmul, reduction, softmax, attention);
 - :class:`Relayout`: data moves without arithmetic (permute, slice, reshape, copy); axes
   are followed by permutation, slice or element strides;
+- :class:`AlongAxis`: one window along a named tensor axis (a scan), wherever that axis is;
+- :class:`Regrid`: windows over a regrouped view of the operand, whose window grid is stored
+  flattened (im2col / col2im);
 - :data:`NO_FIELD`: the output is not made of input positions (new tensors, lookups);
 - :data:`UNKNOWN`: the rule cannot say; the op is listed in ``unknown_ops``.
 """
@@ -74,7 +77,32 @@ class Relayout:
     slice: tuple[int, int, int] | None = None
 
 
-Transfer = Union[tuple[AxisWindow, ...], str, Mixes, Relayout]
+@dataclass(frozen=True, slots=True)
+class AlongAxis:
+    """One ``window`` along tensor axis ``dim`` of operand 0 (negative counts from the end),
+    found by the axis it lives in rather than as a trailing spatial axis, so that it holds
+    in any layout; the other axes pass. Nothing changes when ``dim`` carries no positions
+    (a scan along channels)."""
+
+    dim: int
+    window: AxisWindow
+
+
+@dataclass(frozen=True, slots=True)
+class Regrid:
+    """``windows`` (one per trailing spatial axis) over a regrouped view: operand 0 is read
+    row-major as shape ``before`` (None: its own shape), the windows slide over its
+    trailing axes, and their result, of shape ``after`` (None: the output's), is stored
+    row-major as the output. im2col's window grid is stored flattened into one axis
+    (``after`` = the grid, the output its flattening); col2im reads a flattened grid
+    (``before`` = the grid)."""
+
+    windows: tuple[AxisWindow, ...]
+    before: tuple[Dim, ...] | None = None
+    after: tuple[Dim, ...] | None = None
+
+
+Transfer = Union[tuple[AxisWindow, ...], str, Mixes, Relayout, AlongAxis, Regrid]
 """What an ``rf`` formula returns."""
 
 

@@ -14,8 +14,10 @@ from netanatomy.rules import has_rule
 
 @pytest.mark.parametrize("key", sorted(ATEN_TABLE))
 def test_table_entries_name_real_aten_ops(key: str) -> None:
-    _, name, *overload = key.split(".")
-    packet = getattr(torch.ops.aten, name)          # raises AttributeError on a typo
+    namespace, name, *overload = key.split(".")
+    if namespace != "aten" and not hasattr(getattr(torch.ops, namespace), name):
+        pytest.skip(f"{key}: a library's own op, defined when that library is imported")
+    packet = getattr(getattr(torch.ops, namespace), name)   # AttributeError on a typo
     if overload:
         assert overload[0] in packet.overloads()
 
@@ -37,7 +39,7 @@ def test_table_entries_name_real_aten_ops(key: str) -> None:
     (nn.Upsample(scale_factor=2, mode="bilinear"), (1, 2, 4, 4), "upsample"),
     (nn.Upsample(scale_factor=2, mode="trilinear"), (1, 2, 4, 4, 4), "upsample"),
     (nn.Embedding(10, 3), "2x4:int64", "embedding"),
-    (nn.PixelShuffle(2), (1, 8, 3, 3), "copy"),
+    (nn.PixelShuffle(2), (1, 8, 3, 3), "pixel_shuffle"),
 ])
 def test_layers_map_to_counted_kinds(module: nn.Module, shape: object, kind: str) -> None:
     report = netanatomy.analyze(module, [shape])

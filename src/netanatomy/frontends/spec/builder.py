@@ -200,7 +200,7 @@ def residual(ctx: GraphContext, x: TensorInfo, options: Any, where: Where, scope
                         f"{tuple(shortcut.shape[1:])}", where,
                         hint="add a 'shortcut:' (e.g. a 1×1 conv with the body's stride) "
                              "when the body changes the shape")
-    result = ctx.op("elementwise", "add", (body, shortcut), {"op": "add"}, where)
+    result = ctx.op("elementwise", "add", (body, shortcut), {"op": "add", "fn": "add"}, where)
     ctx.finish(where.path, result)
     return result
 

@@ -218,7 +218,7 @@ def maskedconv(ctx: GraphContext, x: TensorInfo, o: dict[str, Any], where: Where
     out, channels = ctx.number(o, "out", where), x.shape[1]
     weight = ctx.param(where.path, "weight", (out, channels, *kernel))
     mask = ctx.param(where.path, "mask", (out, channels, *kernel), buffer=True)
-    masked = ctx.op("elementwise", "mask", (weight, mask), {}, where)
+    masked = ctx.op("elementwise", "mask", (weight, mask), {"fn": "mul"}, where)
     operands = [x, masked] + ([ctx.param(where.path, "bias", (out,))] if o["bias"] else [])
     attrs = {"stride": ones, "padding": padding, "dilation": ones, "groups": 1,
              "mask_type": o["type"]}
@@ -426,12 +426,15 @@ def ln(ctx: GraphContext, x: TensorInfo, o: dict[str, Any], where: Where) -> Ten
     return out
 
 
-def activation(type_name: str, op_name: str) -> Handler:
+def activation(type_name: str, op_name: str, fn: str | None = None) -> Handler:
+    """``fn``: the function's torch name (attr ``fn``, as the aten front-end sets it)."""
+
     def handler(ctx: GraphContext, x: TensorInfo, o: dict[str, Any], where: Where
                 ) -> TensorInfo:
         ctx.record(where.path, "activation", type=type_name, slope=o.get("slope"))
+        attrs = {"op": op_name, "fn": fn or op_name}
         return simple_module(ctx, where, type_name,
-                             ctx.op("activation", op_name, (x,), {"op": op_name}, where))
+                             ctx.op("activation", op_name, (x,), attrs, where))
 
     return handler
 
@@ -439,7 +442,7 @@ def activation(type_name: str, op_name: str) -> Handler:
 for _name, _type in (("relu", "ReLU"), ("relu6", "ReLU6"), ("elu", "ELU"),
                      ("sigmoid", "Sigmoid"), ("tanh", "Tanh")):
     layer(_name, f"{_type} activation")(activation(_type, _name))
-layer("leakyrelu", "Leaky ReLU", slope=0.01)(activation("LeakyReLU", "leakyrelu"))
+layer("leakyrelu", "Leaky ReLU", slope=0.01)(activation("LeakyReLU", "leakyrelu", "leaky_relu"))
 
 
 @layer("prelu", "PReLU (one slope, or one per channel)", per_channel=False)
@@ -448,7 +451,7 @@ def prelu(ctx: GraphContext, x: TensorInfo, o: dict[str, Any], where: Where) -> 
     count = x.shape[1] if o["per_channel"] else 1
     slope = ctx.param(where.path, "weight", (count,))
     ctx.record(where.path, "prelu", count=count)
-    out = ctx.op("activation", "prelu", (x, slope), {"op": "prelu"}, where,
+    out = ctx.op("activation", "prelu", (x, slope), {"op": "prelu", "fn": "prelu"}, where,
                  output_shape=x.shape)
     ctx.finish(where.path, out)
     return out

@@ -15,11 +15,21 @@ def flatten_tensors(value: Any) -> list[torch.Tensor]:
     """Every tensor inside nested tuples, lists and mappings (e.g. a ModelOutput), in order."""
     if isinstance(value, torch.Tensor):
         return [value]
-    if isinstance(value, Mapping):
-        return [t for item in value.values() for t in flatten_tensors(item)]
-    if isinstance(value, (list, tuple)):
-        return [t for item in value for t in flatten_tensors(item)]
-    return []
+    found: list[torch.Tensor] = []
+    collect_tensors(value, found)
+    return found
+
+
+def collect_tensors(value: Any, found: list[torch.Tensor]) -> None:
+    """Append every tensor inside ``value`` to ``found`` (one list for the whole walk)."""
+    if isinstance(value, torch.Tensor):
+        found.append(value)
+    elif isinstance(value, Mapping):
+        for item in value.values():
+            collect_tensors(item, found)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            collect_tensors(item, found)
 
 
 @dataclass
@@ -59,8 +69,9 @@ class ModuleTracker:
         dtype = str(tensors[0].dtype).removeprefix("torch.") if tensors else None
         nbytes = sum(t.numel() * t.element_size() for t in tensors)
         self.outputs[path] = (tuple(tuple(t.shape) for t in tensors), dtype, nbytes)
-        if self.identify is not None:
-            self.output_ids[path] = tuple(self.identify(t) for t in tensors)
+        identify = self.identify
+        if identify is not None:
+            self.output_ids[path] = tuple(identify(t) for t in tensors)
 
 
 @contextmanager

@@ -5,13 +5,23 @@ file of its family (or a new file listed here); see ``docs/adding-an-op.md``.
 """
 
 from netanatomy.frontends.torch.aten import (  # noqa: F401  (imported for registrations)
+    attention,
     conv,
     elementwise,
     embedding,
+    extra_linalg,
     linalg,
+    lookup,
+    moe,
     norm,
     pool,
+    quantized,
+    recurrent,
+    scan,
+    selection,
     shape,
+    spectral,
+    window,
 )
 from netanatomy.frontends.torch.aten.registry import (
     Adapter,

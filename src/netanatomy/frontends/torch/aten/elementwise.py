@@ -16,7 +16,7 @@ ELEMENTWISE = (
     "ceil round trunc frac clamp clamp_min clamp_max clip minimum maximum fmax fmin where "
     "eq ne lt le gt ge logical_and logical_or logical_not logical_xor bitwise_and "
     "bitwise_or bitwise_not bitwise_xor masked_fill lerp addcmul addcdiv fmod remainder "
-    "floor_divide square isnan isinf isfinite nan_to_num hypot xlogy bernoulli cumsum cumprod"
+    "floor_divide square isnan isinf isfinite nan_to_num hypot xlogy bernoulli"
 ).split()
 
 REDUCTIONS = (
@@ -32,16 +32,18 @@ plain("dropout", ["native_dropout"])
 @aten(*REDUCTIONS)
 def adapt_reduction(call: AtenCall) -> Emit:
     """Reductions: attrs ``dims`` (None for all axes) and ``keepdim``."""
-    dims = call.arg(1, "dim")
+    fn = str(call.func.overloadpacket).removeprefix("aten.")
+    first = 2 if fn in ("norm", "linalg_vector_norm") else 1     # (x, p/ord, dim, keepdim)
+    dims = call.arg(first, "dim")
     if isinstance(dims, int):
         dims = (dims,)
     elif not isinstance(dims, (list, tuple)) or len(dims) == 0:
         dims = None
-    keepdim = call.arg(2, "keepdim", False)
+    keepdim = call.arg(first + 1, "keepdim", False)
     return Emit("reduction", (call.info(call.args[0]),), {
         "dims": None if dims is None else tuple(dims),
         "keepdim": keepdim if isinstance(keepdim, bool) else False,
-        "fn": str(call.func.overloadpacket).removeprefix("aten.")})
+        "fn": fn})
 
 
 @aten("_softmax", "_log_softmax", "_safe_softmax", "softmax", "log_softmax")

@@ -65,14 +65,14 @@ class AtenCall:
     def tensors(self, values: Iterable[Any] | None = None) -> tuple[TensorInfo, ...]:
         """TensorInfo of every tensor among ``values`` (default: all arguments, keywords
         included; one level of lists unpacked), in order."""
-        if values is None:
-            values = list(self.args) + list(self.kwargs.values())
+        info_of, tensor = self.info_of, torch.Tensor
         found: list[TensorInfo] = []
-        for value in values:
-            if isinstance(value, torch.Tensor):
-                found.append(self.info_of(value))
-            elif isinstance(value, (list, tuple)):
-                found.extend(self.info_of(v) for v in value if isinstance(v, torch.Tensor))
+        for group in ((self.args, self.kwargs.values()) if values is None else (values,)):
+            for value in group:
+                if isinstance(value, tensor):
+                    found.append(info_of(value))
+                elif isinstance(value, (list, tuple)):
+                    found.extend(info_of(v) for v in value if isinstance(v, tensor))
         return tuple(found)
 
     def virtual(self, shape: Shape, like: TensorInfo) -> TensorInfo:
@@ -141,6 +141,54 @@ def find_adapter(func: Any) -> Adapter | None:
     if adapter is None and packet.endswith("_") and not packet.endswith("__"):
         adapter = _ADAPTERS.get(packet[:-1])
     return adapter
+
+
+MetaFunction = Callable[..., Any]
+"""Computes an op's outputs as empty meta tensors from its (meta) arguments."""
+
+_META_OVERRIDES: dict[str, MetaFunction] = {}
+_PACKET_NAMES: dict[Any, str] = {}
+"""``str(func.overloadpacket)`` per op overload, asked once per aten call."""
+
+M = TypeVar("M", bound=MetaFunction)
+
+
+def meta_override(*names: str) -> Callable[[M], M]:
+    """Decorator: a shape function that stands in for the meta kernel of ``aten.<name>``
+    (full names as in :func:`aten`) when that kernel refuses inputs the real kernels take
+    (``_grouped_mm``'s demands bfloat16, the CPU kernel runs float32 too). Capture calls it
+    instead of the op only when every tensor argument is on meta; it must return what the
+    op returns, as empty meta tensors of the right shapes and dtypes.
+
+    Raises:
+        RuleError: a name has a meta override already.
+    """
+
+    def register(function: M) -> M:
+        keys = [name if "." in name else f"aten.{name}" for name in names]
+        taken = [key for key in keys if key in _META_OVERRIDES]
+        if taken or len(set(keys)) != len(keys):
+            raise RuleError(f"aten op {(taken or keys)[0]!r} already has a meta override")
+        for key in keys:
+            _META_OVERRIDES[key] = function
+        return function
+
+    return register
+
+
+def meta_override_for(func: Any, args: tuple[Any, ...],
+                      kwargs: Mapping[str, Any]) -> MetaFunction | None:
+    """The meta override of ``func`` when it has one and every tensor argument is on meta."""
+    packet = _PACKET_NAMES.get(func)
+    if packet is None:
+        packet = _PACKET_NAMES[func] = str(func.overloadpacket)
+    override = _META_OVERRIDES.get(packet)
+    if override is None:
+        return None
+    values = [*args, *kwargs.values()]
+    values += [v for value in values if isinstance(value, (list, tuple)) for v in value]
+    tensors = [value for value in values if isinstance(value, torch.Tensor)]
+    return override if tensors and all(t.is_meta for t in tensors) else None
 
 
 def as_emits(emitted: Emitted) -> tuple[Emit, ...]:

@@ -12,8 +12,8 @@ VIEWS = (
 
 COPIES = (
     "clone contiguous _to_copy to copy copy_ pad repeat repeat_interleave roll flip tril "
-    "triu index_select gather index index_put scatter masked_scatter pixel_shuffle "
-    "pixel_unshuffle channel_shuffle native_channel_shuffle im2col lift_fresh_copy "
+    "triu index_select gather index index_put scatter masked_scatter "
+    "channel_shuffle native_channel_shuffle lift_fresh_copy "
     "_unsafe_index fill zero slice_scatter select_scatter diag_embed take "
     "_local_scalar_dense max_unpool2d max_unpool3d stack"
 ).split()

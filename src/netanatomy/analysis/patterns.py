@@ -7,8 +7,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from netanatomy.diagnostics.graph_walk import DataFlow, passes_to_nonlinearity
-from netanatomy.diagnostics.result import Lint
+from netanatomy.analysis.dataflow import DataFlow, passes_to_nonlinearity
+from netanatomy.analysis.findings import Lint
 from netanatomy.ir.graph import Node
 
 

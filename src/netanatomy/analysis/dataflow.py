@@ -1,6 +1,9 @@
-"""Data-flow questions about a captured IR graph, for lints and the initialisation check:
-which parameter a tensor comes from, who reads a tensor, and what a layer's output meets
-next (an activation, a normalisation, another linear layer, or the end)."""
+"""Data-flow questions about an IR graph, for lints and the initialisation check: which
+parameter a tensor comes from, who reads a tensor, and what a layer's output meets next
+(an activation, a normalisation, another linear layer, or the end).
+
+Ops are told apart by their kind and their function (``node.attrs["fn"]``: ``"add"``,
+``"relu"``, ``"mean"``, which both front-ends set), never by parsing op names."""
 
 from __future__ import annotations
 
@@ -14,14 +17,19 @@ TRANSPARENT_KINDS = frozenset({"view", "reshape", "copy", "pad", "dropout", "poo
                                "adaptive_pool", "upsample", "concat"})
 """Kinds a layer's output passes through on its way to the next nonlinearity."""
 
-LINEAR_REDUCTIONS = ("aten.mean", "aten.sum")
+LINEAR_REDUCTIONS = ("mean", "sum")
+
+
+def fn_of(node: Node) -> str:
+    """The function a node computes (``attrs["fn"]``; ``""`` when the front-end gave none)."""
+    return str(node.attrs.get("fn", ""))
 
 
 def passes_to_nonlinearity(node: Node) -> bool:
     """Data movement, pooling (``x.mean((2, 3))`` too), dropout and elementwise arithmetic
     (bias and residual adds) do not change which nonlinearity a layer feeds."""
     return node.kind in TRANSPARENT_KINDS or node.kind == "elementwise" or (
-        node.kind == "reduction" and node.op.startswith(LINEAR_REDUCTIONS))
+        node.kind == "reduction" and fn_of(node) in LINEAR_REDUCTIONS)
 
 
 def keeps_channel_constants(node: Node) -> bool:
@@ -32,7 +40,7 @@ def keeps_channel_constants(node: Node) -> bool:
         return True
     if node.kind == "pool":
         return node.attrs.get("mode") == "max"
-    return node.kind == "elementwise" and node.op.startswith(("aten.add", "aten.sub"))
+    return node.kind == "elementwise" and fn_of(node) in ("add", "sub")
 
 
 LINEAR_KINDS = frozenset({"conv", "conv_transpose", "matmul"})
@@ -42,22 +50,24 @@ RELU_FAMILY = ("relu", "hardtanh", "leaky_relu", "prelu", "elu", "selu", "celu",
 SATURATING = ("sigmoid", "tanh", "hardsigmoid", "log_sigmoid")
 
 
-def activation_family(op: str) -> str:
+def activation_name(node: Node) -> str:
+    """The activation's function: ``fn`` ``_prelu_kernel`` → ``prelu``,
+    ``log_sigmoid_forward`` → ``log_sigmoid``, ``leaky_relu`` as it is."""
+    name = fn_of(node).strip("_")
+    for suffix in ("_kernel", "_forward", "_with_noise"):
+        name = name.removesuffix(suffix)
+    return name
+
+
+def activation_family(node: Node) -> str:
     """``"relu"`` (ReLU family: He init), ``"saturating"`` (sigmoid/tanh: Xavier) or
-    ``"other"``, from an aten op name such as ``aten.leaky_relu.default``."""
-    name = op.removeprefix("aten.").split(".")[0].rstrip("_").removeprefix("_")
-    name = name.removesuffix("_kernel").removesuffix("_forward").removesuffix("_with_noise")
+    ``"other"``."""
+    name = activation_name(node)
     if name in RELU_FAMILY:
         return "relu"
     if name in SATURATING:
         return "saturating"
     return "other"
-
-
-def activation_name(op: str) -> str:
-    """``aten._prelu_kernel.default`` → ``prelu``."""
-    name = op.removeprefix("aten.").split(".")[0].strip("_")
-    return name.removesuffix("_kernel").removesuffix("_forward")
 
 
 @dataclass(frozen=True)
@@ -158,7 +168,7 @@ class DataFlow:
         if node.kind in ("conv", "conv_transpose", "matmul") and len(node.inputs) > 2:
             return node.inputs[2].param or self.source_param(node.inputs[2].id)
         for consumer in self.consumers.get(node.outputs[0].id, []):
-            if consumer.kind == "elementwise" and consumer.op.startswith("aten.add"):
+            if consumer.kind == "elementwise" and fn_of(consumer) == "add":
                 for tensor in consumer.inputs:
                     name = tensor.param or self.source_param(tensor.id, through_masks=False)
                     if name is not None and name.endswith("bias"):
@@ -181,7 +191,7 @@ class DataFlow:
                     frontier.extend(t.id for t in consumer.outputs)
 
     def is_bias_add(self, node: Node) -> bool:
-        return node.kind == "elementwise" and node.op.startswith("aten.add") and any(
+        return node.kind == "elementwise" and fn_of(node) == "add" and any(
             (t.param or self.source_param(t.id, through_masks=False)) is not None
             for t in node.inputs)
 

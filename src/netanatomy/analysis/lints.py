@@ -1,4 +1,5 @@
-"""Static lints on a captured IR graph (and, where values are needed, the real model).
+"""Static lints: pure folds over an IR graph, from either front-end (no model runs; where
+weight values matter, the caller passes the initialisation checks and real modules).
 
 Codes:
     NA001 bias right before batch / instance / group norm (redundant; wasted params)
@@ -18,9 +19,12 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from netanatomy.diagnostics.graph_walk import DataFlow, keeps_channel_constants
-from netanatomy.diagnostics.result import InitCheck, Lint
+from netanatomy.analysis.dataflow import DataFlow, fn_of, keeps_channel_constants
+from netanatomy.analysis.findings import InitCheck, Lint, LintReport
+from netanatomy.analysis.patterns import gridding_lints, masked_conv_lints
 from netanatomy.ir.graph import Graph, Node
+
+__all__ = ["InitCheck", "Lint", "LintOptions", "LintReport", "lint_graph"]
 
 SMALL_BATCH = 8
 """Batch norm's statistics degrade quickly below this many samples per batch (Wu & He,
@@ -148,12 +152,10 @@ def small_batch_lints(flow: DataFlow, options: LintOptions) -> Iterator[Lint]:
 def dropout_nodes(flow: DataFlow) -> Iterator[Node]:
     """Dropout as captured: a fused ``native_dropout``, or (as CPU and meta decompose it)
     the product of the input with a mask written by ``bernoulli``."""
-    masks = {t.id for n in flow.graph.nodes if n.op.startswith("aten.bernoulli")
-             for t in n.outputs}
+    masks = {t.id for n in flow.graph.nodes if is_bernoulli(n) for t in n.outputs}
     for node in flow.graph.nodes:
-        if node.kind == "dropout" or (node.kind == "elementwise" and
-                                      node.op.startswith("aten.mul") and
-                                      any(t.id in masks for t in node.inputs)):
+        if node.kind == "dropout" or (node.kind == "elementwise" and fn_of(node) == "mul"
+                                      and any(t.id in masks for t in node.inputs)):
             yield node
 
 
@@ -161,7 +163,12 @@ def is_dropout(node: Node) -> bool:
     """A dropout: ``native_dropout`` (kind ``dropout``, the fused CUDA kernel), or the
     ``bernoulli_`` mask that dropout, its 1-d/2-d/alpha variants and drop-path draw on the
     CPU and meta devices (where aten decomposes dropout into bernoulli_, div_ and mul)."""
-    return node.kind == "dropout" or node.op.startswith(("aten.bernoulli", "aten.native_dropout"))
+    return node.kind == "dropout" or is_bernoulli(node)
+
+
+def is_bernoulli(node: Node) -> bool:
+    """The random mask of a decomposed dropout (``bernoulli_``)."""
+    return node.kind == "elementwise" and fn_of(node) == "bernoulli"
 
 
 def dropout_before_bn_lints(flow: DataFlow) -> Iterator[Lint]:
@@ -239,8 +246,6 @@ def lint_graph(graph: Graph, report: Any, options: LintOptions,
                init_checks: Sequence[InitCheck] = ()) -> tuple[Lint, ...]:
     """All lints of a graph (captured in training mode, so dropout and batch statistics
     show). ``modules`` maps paths to real modules (for group counts and masks)."""
-    from netanatomy.diagnostics.patterns import gridding_lints, masked_conv_lints
-
     flow = DataFlow(graph)
     modules = modules or {}
     owners = {name: info.owner for name, info in graph.params.items()}
