@@ -19,7 +19,8 @@ def analyze(model: Any, input_size: Any = None, *, example_inputs: Any = None,
     Args:
         model: an ``nn.Module``.
         input_size: the shape of the single input (``(1, 3, 224, 224)``), or a list of
-            shapes / ``"SHAPE[:dtype]"`` strings for several positional inputs.
+            shapes / ``"SHAPE[:dtype]"`` strings for several positional inputs; a string
+            ``"NAME=SHAPE[:dtype]"`` is the keyword input ``NAME`` of ``forward``.
         example_inputs: instead of ``input_size``: a tensor, a tuple of positional inputs,
             or a dict of keyword inputs. Only their shapes and dtypes are used on meta.
         dtype: torch dtype of inputs given by ``input_size`` as plain shapes
@@ -34,14 +35,18 @@ def analyze(model: Any, input_size: Any = None, *, example_inputs: Any = None,
         UsageError: bad arguments. CaptureError: the model failed on the inputs (the
         message names the layer, its input shapes and what it expects).
     """
-    from torch import nn
+    check_model(model, "analyze")
+    args, kwargs = resolve_inputs(input_size, example_inputs, dtype)
+    return analyze_inputs(model, args, kwargs, device, training, strict)
 
+
+def analyze_inputs(model: Any, args: tuple[Any, ...], kwargs: dict[str, Any],
+                   device: str = "meta", training: bool = False,
+                   strict: bool = False) -> Report:
+    """:func:`analyze` on resolved positional and keyword inputs."""
     from netanatomy.analysis.summary import summarize
     from netanatomy.frontends.torch.fallback import capture_with_fallback
 
-    if not isinstance(model, nn.Module):
-        raise UsageError(f"analyze() needs an nn.Module, got {type(model).__name__}")
-    args, kwargs = resolve_inputs(input_size, example_inputs, dtype)
     graph = capture_with_fallback(model, args, kwargs, device, training)
     report = Report.of(summarize(graph))
     if strict and report.uncounted:
@@ -51,12 +56,27 @@ def analyze(model: Any, input_size: Any = None, *, example_inputs: Any = None,
     return report
 
 
+def check_model(model: Any, function: str) -> None:
+    """Refuse what is not an eager ``nn.Module`` (TorchScript modules included).
+
+    Raises:
+        UsageError: naming ``function`` and what was given.
+    """
+    from torch import nn
+
+    from netanatomy.frontends.torch.target import check_eager
+
+    if not isinstance(model, nn.Module):
+        raise UsageError(f"{function}() needs an nn.Module, got {type(model).__name__}")
+    check_eager(model)
+
+
 def resolve_inputs(input_size: Any, example_inputs: Any,
                    dtype: Any) -> tuple[tuple[Any, ...], dict[str, Any]]:
     """Positional and keyword inputs as meta-ready tensors (specs become empty tensors)."""
     import torch
 
-    from netanatomy.frontends.torch.inputs import InputSpec, make_input, parse_input_spec
+    from netanatomy.frontends.torch.inputs import InputSpec, make_input, parse_input_arg
 
     if (input_size is None) == (example_inputs is None):
         raise UsageError("give exactly one of input_size= or example_inputs=")
@@ -72,18 +92,25 @@ def resolve_inputs(input_size: Any, example_inputs: Any,
     if isinstance(input_size, (str, InputSpec)) or (
             isinstance(input_size, Sequence) and all(isinstance(s, int) for s in input_size)):
         input_size = [input_size]
-    specs = []
+    specs, named = [], {}
     for entry in input_size:
         if isinstance(entry, InputSpec):
             specs.append(entry)
         elif isinstance(entry, str):
-            specs.append(parse_input_spec(entry))
+            name, spec = parse_input_arg(entry)
+            if name is None:
+                specs.append(spec)
+            elif name in named:
+                raise InputSpecError(f"keyword input {name!r} is given twice")
+            else:
+                named[name] = spec
         elif isinstance(entry, Sequence) and all(isinstance(s, int) and s > 0 for s in entry):
             specs.append(InputSpec(tuple(entry), dtype or torch.float32))
         else:
             raise InputSpecError(f"bad input_size entry {entry!r}: expected a tuple of "
                                  "positive ints or a 'SHAPE[:dtype]' string")
-    return tuple(make_input(spec, "meta") for spec in specs), {}
+    return (tuple(make_input(spec, "meta") for spec in specs),
+            {name: make_input(spec, "meta") for name, spec in named.items()})
 
 
 def diagnose(model: Any, batch: Any = None, **options: Any) -> Any:
@@ -91,9 +118,13 @@ def diagnose(model: Any, batch: Any = None, **options: Any) -> Any:
     return a :class:`~netanatomy.diagnostics.result.DiagnoseReport`: activation and
     gradient statistics per layer, a vanishing/exploding verdict, initialisation and
     spectral checks, lints and the effective receptive field. The model is never changed.
+    ``model`` may also be a target string (``"zoo:NAME"``, ``"file.py:name"``, a spec),
+    built after seeding with ``seed=`` so that its initialisation is reproducible.
     Options: see :func:`netanatomy.diagnostics.run.diagnose`."""
     from netanatomy.diagnostics.run import diagnose as run_diagnose
 
+    if not isinstance(model, str):          # a target is built (seeded) by run_diagnose
+        check_model(model, "diagnose")
     return run_diagnose(model, batch, **options)
 
 
@@ -112,14 +143,11 @@ def lint(model: Any, input_size: Any = None, *, example_inputs: Any = None,
     A batch-1 input is captured at batch 2, since training-mode batch norm cannot run on
     one sample; nothing else depends on the batch.
     """
-    from torch import nn
-
     from netanatomy.analysis.dataflow import DataFlow
     from netanatomy.analysis.lints import LintOptions, lint_graph
     from netanatomy.diagnostics.init_check import init_checks
 
-    if not isinstance(model, nn.Module):
-        raise UsageError(f"lint() needs an nn.Module, got {type(model).__name__}")
+    check_model(model, "lint")
     args, kwargs = resolve_inputs(input_size, example_inputs, dtype)
     import torch
 
@@ -128,7 +156,7 @@ def lint(model: Any, input_size: Any = None, *, example_inputs: Any = None,
     if single:
         args = tuple(doubled(a) for a in args)
         kwargs = {k: doubled(v) for k, v in kwargs.items()}
-    report = analyze(model, example_inputs=kwargs or args, training=True)
+    report = analyze_inputs(model, args, kwargs, training=True)
     params = {name: p for name, p in model.named_parameters() if not p.is_meta}
     checks = init_checks(DataFlow(report.graph), params)
     options = LintOptions(batch_size or (1 if single else None), object_size,

@@ -18,6 +18,7 @@ from typing import Any
 
 from netanatomy.errors import UsageError
 from netanatomy.frontends.spec import Spec, load_spec, spec_graph
+from netanatomy.frontends.spec.symbols import Assignments
 from netanatomy.report import Report
 
 EXAMPLE_PREFIX = "example:"
@@ -102,23 +103,35 @@ def input_dtype(spec: str | Path | Spec, symbols: Mapping[str, Any] | None = Non
     return str(spec_graph(load(spec), symbols).inputs[0].dtype)
 
 
-def parse_assignments(texts: list[str]) -> dict[str, Any]:
-    """``["K=5,F=16", "alpha=0.5"]`` → ``{"K": 5, "F": 16, "alpha": 0.5}``.
+def parse_assignments(texts: list[str], option: str = "--set") -> Assignments:
+    """``["K=5,F=16", "alpha=0.5"]`` → ``{"K": 5, "F": 16, "alpha": 0.5}``, each value
+    remembering its item (``--set K=5``) for messages.
 
     Raises:
-        UsageError: an item is not ``NAME=VALUE``.
+        UsageError: an item is not ``NAME=VALUE``, or a name is given twice.
     """
-    values: dict[str, Any] = {}
+    values = Assignments()
     for text in texts:
         for item in filter(None, (part.strip() for part in text.split(","))):
             name, sep, raw = item.partition("=")
-            if not sep or not name.strip().isidentifier():
-                raise UsageError(f"bad assignment {item!r}: expected NAME=VALUE, e.g. K=5")
-            values[name.strip()] = number(raw.strip(), item)
+            name = name.strip()
+            if not sep or not name.isidentifier() or not raw.strip():
+                raise UsageError(f"{option} {item}: expected NAME=VALUE, e.g. K=5")
+            claim(values.origins, name, f"{option} {item}")
+            values[name] = number(raw.strip(), item)
     return values
 
 
+def claim(origins: dict[str, str], name: str, origin: str) -> None:
+    """Record that ``name`` is given at ``origin``; a second time is an error."""
+    if name in origins:
+        raise UsageError(f"{origin}: {name} is already given ({origins[name]}); give each "
+                         "symbol once")
+    origins[name] = origin
+
+
 def number(raw: str, item: str) -> Any:
+    """``"5"`` → 5, ``"0.5"`` → 0.5; anything else is kept as an expression (``2*F``)."""
     try:
         return int(raw)
     except ValueError:
@@ -129,5 +142,29 @@ def number(raw: str, item: str) -> Any:
         return raw  # an expression such as 2*F, evaluated by the spec front-end
 
 
-__all__ = ["Spec", "analyze", "build", "example_path", "examples", "explain", "input_shape",
-           "is_spec_target", "load", "parse_assignments"]
+def shared_assignments(values: Assignments, target: str, targets: tuple[str, ...]
+                       ) -> Assignments:
+    """The ``values`` for ``target`` out of ``--set`` values shared by several specs
+    (``compare``): each name must be a symbol of at least one spec among ``targets``, and
+    ``target`` gets those it uses.
+
+    Raises:
+        UsageError: a name that no spec among ``targets`` uses.
+    """
+    from netanatomy.frontends.spec.symbols import check_known
+
+    names = {t: symbol_names(t) for t in targets if is_spec_target(t)}
+    check_known(values, set().union(*names.values()),
+                "the spec" if len(names) == 1 else "the specs")
+    return Assignments({k: v for k, v in values.items() if k in names[target]}, values.origins)
+
+
+def symbol_names(spec: str | Path | Spec) -> set[str]:
+    """The symbols a spec declares or uses (the names ``--set`` and ``--vary`` accept)."""
+    from netanatomy.frontends.spec.spec import symbol_names as names
+
+    return names(load(spec))
+
+
+__all__ = ["Assignments", "Spec", "analyze", "build", "example_path", "examples", "explain",
+           "input_shape", "is_spec_target", "load", "parse_assignments", "symbol_names"]

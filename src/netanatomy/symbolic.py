@@ -75,3 +75,20 @@ def simplest(value: Any) -> Any:
     if getattr(value, "is_Integer", False):
         return int(value)
     return value
+
+
+def total(values: Iterable[Dim]) -> Dim:
+    """Σ ``values``: ints added as ints, symbolic terms combined by one sympy ``Add`` (adding
+    expressions one at a time re-sorts the growing sum each time, quadratic in the terms)."""
+    whole = 0
+    terms = []
+    for value in values:
+        if is_concrete(value):
+            whole += value
+        else:
+            terms.append(value)
+    if not terms:
+        return whole
+    import sympy
+
+    return sympy.Add(whole, *terms)

@@ -89,12 +89,34 @@ def test_diagnose_json_schema_and_layer_paths(unet_json: dict) -> None:
 
 def test_diagnose_json_verdict_and_lints(unet_json: dict) -> None:
     verdict = unet_json["verdict"]
-    assert verdict["status"] in ("healthy", "vanishing", "exploding", "unknown")
     assert {"gain", "bound", "bound_applies", "message"} <= set(verdict)
+    assert verdict["bound"] is None and not verdict["bound_applies"]   # skips: no chain
     assert unet_json["lints"], "TinyUNet's torch-default convs before ReLU give NA008"
     for lint in unet_json["lints"]:
         assert {"code", "path", "message", "wasted_params"} <= set(lint)
         assert lint["code"].startswith("NA") and isinstance(lint["wasted_params"], int)
+
+
+def test_diagnose_verdict_is_the_gain_torch_measures() -> None:
+    """With --loss sum, dL/dy is all ones, so the end-to-end gain is ||dL/dx|| / sqrt(|y|):
+    computed here by torch on the same seeded build, batch and dropout draws."""
+    result = runner.invoke(app, ["diagnose", UNET, "--input", UNET_INPUT, "--loss", "sum",
+                                 "--format", "json"])
+    assert result.exit_code == 0, result.output
+    verdict = json.loads(result.stdout)["verdict"]
+    from netanatomy.frontends.torch.target import load_target
+
+    torch.manual_seed(0)                          # --seed 0 seeds the build
+    model = load_target(UNET).train()
+    x = torch.randn(2, 1, 32, 32, generator=torch.Generator().manual_seed(0))
+    x.requires_grad_(True)
+    torch.manual_seed(0)                          # ... and the dropout of the run
+    y = model(x)
+    y.sum().backward()
+    assert x.grad is not None
+    gain = float(x.grad.double().norm()) / y.numel() ** 0.5
+    assert verdict["gain"] == pytest.approx(gain, rel=1e-6)
+    assert 1e-3 <= gain <= 1e3 and verdict["status"] == "healthy"   # documented thresholds
 
 
 def test_steps(nets: str) -> None:

@@ -4,6 +4,7 @@ hand. NA003/NA008 are in test_init_check.py, NA006/NA007 in test_patterns.py."""
 
 from __future__ import annotations
 
+import pytest
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -114,6 +115,24 @@ def test_batch_of_32_is_fine() -> None:
     model = nn.Sequential(nn.Conv2d(3, 8, 3, bias=False), nn.BatchNorm2d(8), nn.ReLU())
     assert lints(model, "32x3x8x8", "NA002") == []
     assert lints(model, "2x3x8x8", "NA002", batch_size=32) == []
+
+
+@pytest.mark.parametrize(("batch", "fires"), [(7, True), (8, False), (9, False)])
+def test_na002_threshold_is_fewer_than_8_samples(batch: int, fires: bool) -> None:
+    # the documented threshold: "fewer than 8 samples" (DESIGN / the lint's docstring)
+    model = nn.Sequential(nn.Conv2d(3, 8, 3, bias=False), nn.BatchNorm2d(8), nn.ReLU())
+    found = lints(model, f"{batch}x3x8x8", "NA002")
+    assert [lint.severity for lint in found] == (["warning"] if fires else [])
+    given = lints(model, "2x3x8x8", "NA002", batch_size=batch)   # the training batch apart
+    assert [lint.severity for lint in given] == (["warning"] if fires else [])
+
+
+@pytest.mark.parametrize(("batch", "severity"), [(1, "error"), (2, "warning")])
+def test_na002_single_value_per_channel_is_the_error_threshold(batch: int,
+                                                               severity: str) -> None:
+    model = nn.Sequential(nn.Linear(4, 8, bias=False), nn.BatchNorm1d(8), nn.ReLU())
+    (lint,) = lints(model, "4x4", "NA002", batch_size=batch)      # batch x 1 position
+    assert lint.severity == severity
 
 
 def test_instance_norm_does_not_depend_on_the_batch() -> None:

@@ -160,3 +160,37 @@ def test_holes_reported_on_the_axis_that_has_them() -> None:
     model = nn.Sequential(nn.Conv2d(2, 2, 3, dilation=(1, 2), padding=(1, 2)))
     (lint,) = codes(model, "1x2x16x16", "NA007")
     assert "spans 5 positions per axis but samples only 3" in lint.message   # the x axis
+
+
+def conv1d_stack(layers: tuple[tuple[int, int], ...]) -> nn.Sequential:
+    """1-D convs of (kernel, dilation), one channel, no padding."""
+    return nn.Sequential(*[nn.Conv1d(1, 1, k, dilation=d) for k, d in layers])
+
+
+def support_1d(model: nn.Module, size: int) -> set[int]:
+    """Input positions the first output depends on (positive weights, by the gradient)."""
+    x = torch.ones(1, 1, size, requires_grad=True)
+    positive_copy(model)(x)[0, 0, 0].backward()
+    assert x.grad is not None
+    return {int(i) for i in torch.nonzero(x.grad[0, 0]).flatten()}
+
+
+@pytest.mark.parametrize(("layers", "holes"), [
+    (((2, 2),), 1),                  # taps {0, 2}: position 1 missed
+    (((3, 1), (2, 4)), 1),           # {0, 1, 2} + {0, 4} = 0…6 without 3
+    (((3, 1), (2, 3)), 0),           # {0, 1, 2} + {0, 3} = 0…5
+    (((3, 1), (3, 3)), 0),           # {0, 1, 2} + {0, 3, 6} = 0…8
+])
+def test_na007_reports_a_single_hole_and_not_none(layers: tuple[tuple[int, int], ...],
+                                                  holes: int) -> None:
+    torch.manual_seed(0)
+    model = conv1d_stack(layers)
+    support = support_1d(model, 32)
+    assert max(support) - min(support) + 1 - len(support) == holes      # brute force
+    found = codes(conv1d_stack(layers), "1x1x32", "NA007")
+    assert len(found) == (1 if holes else 0)
+    if holes:
+        span = max(support) - min(support) + 1
+        assert f"spans {span} positions per axis but samples only {span - 1}" \
+            in found[0].message
+

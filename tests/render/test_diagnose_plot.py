@@ -20,6 +20,7 @@ from netanatomy.diagnostics.result import (
 from netanatomy.errors import UsageError
 from netanatomy.render.diagnose_plot import (
     activation_rows,
+    mark_verdict,
     mass_centre,
     plot_diagnostics,
     plot_effective_field,
@@ -83,6 +84,48 @@ def test_plot_diagnostics_writes_png(tmp_path: Path, verdict: str) -> None:
     target = tmp_path / "diagnose.png"
     plot_diagnostics(report(verdict=verdict), target, title="my model")
     png_size(target)
+
+
+TITLES = {   # written by hand from the report() fixture: gain, bound 1e-3, body.4 responsible
+    "vanishing": "(a) weight gradients: VANISHING (end-to-end gain 1e-05)",
+    "exploding": "(a) weight gradients: EXPLODING (end-to-end gain 1e+04)",
+    "healthy": "(a) weight gradients: HEALTHY (end-to-end gain 0.7)",
+    "unknown": "(a) weight gradients: UNKNOWN (end-to-end gain unknown)",
+}
+
+
+def verdict_title(verdict: str) -> tuple[str, tuple[float, ...]]:
+    from matplotlib.colors import to_rgb
+    from matplotlib.figure import Figure
+
+    axis = Figure().subplots()
+    mark_verdict(axis, report(verdict=verdict).verdict)
+    return axis.get_title(loc="left"), to_rgb(axis._left_title.get_color())
+
+
+@pytest.mark.parametrize("verdict", list(TITLES))
+def test_the_plot_names_each_verdict(verdict: str) -> None:
+    text, _ = verdict_title(verdict)
+    assert text == f"{TITLES[verdict]}\nproduct bound 0.001; responsible: body.4"
+
+
+def test_verdict_colours_tell_good_from_bad_from_unknown() -> None:
+    colours = {verdict: verdict_title(verdict)[1] for verdict in TITLES}
+    assert colours["vanishing"] == colours["exploding"]               # both bad
+    assert len({colours["healthy"], colours["vanishing"], colours["unknown"]}) == 3
+    red, green, _ = colours["healthy"]
+    assert green > red                                                 # healthy is green
+    red, green, _ = colours["exploding"]
+    assert red > green                                                 # bad is red
+
+
+def test_png_differs_between_verdicts(tmp_path: Path) -> None:
+    pixels = {}
+    for verdict in ("healthy", "exploding"):
+        plot_diagnostics(report(verdict=verdict), tmp_path / f"{verdict}.png", title="m")
+        pixels[verdict] = image.imread(tmp_path / f"{verdict}.png")
+    assert pixels["healthy"].shape == pixels["exploding"].shape
+    assert not np.array_equal(pixels["healthy"], pixels["exploding"])
 
 
 def test_steps_add_a_loss_panel(tmp_path: Path) -> None:

@@ -1,6 +1,7 @@
 """The table is drawn without rich's Table (for speed) but must be what rich draws: rich's
-own Table of the same cells is the reference, at widths that fit, that crop and that
-shrink the Type column, and for cells only rich can draw (markup, emoji codes)."""
+own Table of the same cells is the reference, at widths that fit (the whole table, as
+before columns were fitted) and at widths where Type is shortened or columns dropped (the
+same columns given to rich), and for cells only rich can draw (markup, emoji codes)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from netanatomy.render.table import (
     layer_cells,
     render_table_text,
     rich_layer_table,
+    table_layout,
 )
 
 
@@ -50,7 +52,17 @@ def nested() -> netanatomy.Report:
 @pytest.mark.parametrize("width", [20, 50, 75, 90, 110, 160, 240])
 def test_drawn_table_is_what_rich_draws(nested: netanatomy.Report, depth: int | None,
                                         width: int) -> None:
-    assert render_table_text(nested, depth, width) == rich_text(nested, depth, width)
+    cells = layer_cells(nested, depth)
+    layout = table_layout(cells, width)
+    if layout.unchanged:                 # it fits: exactly rich's drawing of every column
+        assert render_table_text(nested, depth, width) == rich_text(nested, depth, width)
+        return
+    console = Console(color_system=None, width=max(width, layout.width),
+                      force_terminal=False)
+    with console.capture() as captured:
+        console.print(rich_layer_table(cells, layout))
+    assert draw_table(cells, console, layout) == captured.get()
+    assert render_table_text(nested, depth, width).startswith(captured.get())
 
 
 def test_fast_drawing_is_used_where_the_table_fits(nested: netanatomy.Report) -> None:

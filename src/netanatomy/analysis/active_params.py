@@ -24,6 +24,7 @@ from fractions import Fraction
 
 from netanatomy.ir.graph import Graph, Node, TensorInfo
 from netanatomy.symbolic import Dim, prod, to_fraction
+from netanatomy.symbolic import total as total_of
 
 FOLLOWED_KINDS = ("view", "reshape", "copy")
 """Kinds through which an operand is traced back to the parameter it comes from."""
@@ -31,7 +32,7 @@ FOLLOWED_KINDS = ("view", "reshape", "copy")
 
 def active_params(graph: Graph) -> Dim:
     """Parameters (buffers excluded) one token uses; see the module docstring."""
-    total: Dim = sum((p.numel for p in graph.params.values() if not p.is_buffer), 0)
+    total: Dim = total_of(p.numel for p in graph.params.values() if not p.is_buffer)
     producers: dict[int, Node] = {}
     for node in graph.nodes:  # the op that created each tensor (in-place ops come later)
         for tensor in node.outputs:

@@ -78,7 +78,8 @@ class LayerRow:
     ``macs``, ``flops`` and ``elementwise_flops`` are None (unknown) when every op of the
     subtree is uncounted; ``status`` is "exact", "partial" (some uncounted, the counted
     ones summed) or "unknown". ``uncounted`` lists the subtree's uncounted ops;
-    ``bytes_accessed`` its memory traffic (None: unknown)."""
+    ``bytes_accessed`` its memory traffic (None: unknown). ``output_shape(s)`` and ``rf``
+    are those of the last call; ``call_shapes`` holds every call's output shapes."""
 
     path: str
     type: str
@@ -101,6 +102,7 @@ class LayerRow:
     rf: Field | None = None
     uncounted: tuple[UncountedOp, ...] = ()
     bytes_accessed: Dim | None = None
+    call_shapes: tuple[tuple[Shape, ...], ...] = ()
 
     @property
     def name(self) -> str:

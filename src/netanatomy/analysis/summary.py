@@ -20,7 +20,7 @@ from netanatomy.analysis.operators import fold_by_operator
 from netanatomy.analysis.receptive_field import ReceptiveField, receptive_field
 from netanatomy.analysis.report import LayerRow, Summary, Totals, UncountedOp
 from netanatomy.ir.graph import Graph
-from netanatomy.symbolic import Dim
+from netanatomy.symbolic import Dim, is_concrete, total
 
 __all__ = ["Accumulator", "ancestors", "fold_by_operator", "fold_costs", "fold_params",
            "layer_row", "summarize", "totals_of"]
@@ -46,6 +46,22 @@ class Accumulator:
     counted: int = 0
     bytes_known: int = 0
     uncounted: Counter[str] = field(default_factory=Counter)
+    pending: dict[str, list[Dim]] = field(default_factory=dict)
+
+    def add(self, name: str, value: Dim) -> None:
+        """Add ``value`` to the sum ``name``: ints at once, symbolic terms at :meth:`finish`
+        (one sympy Add for all of them, not one per node)."""
+        if is_concrete(value):
+            setattr(self, name, getattr(self, name) + value)
+        else:
+            self.pending.setdefault(name, []).append(value)
+
+    def finish(self) -> Accumulator:
+        """Fold the pending symbolic terms into their sums."""
+        for name, terms in self.pending.items():
+            setattr(self, name, total([getattr(self, name), *terms]))
+        self.pending.clear()
+        return self
 
     @property
     def status(self) -> str:
@@ -81,36 +97,48 @@ def fold_costs(graph: Graph, costs: tuple[NodeCost, ...],
         if chain is None:
             chain = [sums.setdefault(p, Accumulator()) for p in ancestors(node.path)]
             chains[node.path] = chain
+        counted = cost.macs is not None and cost.elementwise_flops is not None
+        concrete = all(is_concrete(v) for v in (cost.macs, cost.elementwise_flops,
+                                                cost.bytes_accessed, cost.activation_bytes)
+                       if v is not None)
         for acc in chain:
             acc.ops += 1
-            if cost.macs is not None and cost.elementwise_flops is not None:
-                acc.macs += cost.macs
-                acc.elementwise_flops += cost.elementwise_flops
+            if counted:
                 acc.counted += 1
             else:
                 acc.uncounted[node.op] += 1
             if cost.bytes_accessed is not None:
-                acc.bytes_accessed += cost.bytes_accessed
                 acc.bytes_known += 1
-            acc.activation_bytes += cost.activation_bytes
+            if concrete:  # the torch path: plain ints, added at once
+                if counted:
+                    acc.macs += cost.macs or 0              # not None: counted
+                    acc.elementwise_flops += cost.elementwise_flops or 0
+                if cost.bytes_accessed is not None:
+                    acc.bytes_accessed += cost.bytes_accessed
+                acc.activation_bytes += cost.activation_bytes
+                continue
+            if counted:
+                acc.add("macs", cost.macs)
+                acc.add("elementwise_flops", cost.elementwise_flops)
+            if cost.bytes_accessed is not None:
+                acc.add("bytes_accessed", cost.bytes_accessed)
+            acc.add("activation_bytes", cost.activation_bytes)
 
 
 def fold_params(graph: Graph, sums: dict[str, Accumulator]) -> None:
     """Own parameters per owner; subtree totals per ancestor; shared uses per sharer."""
     for info in graph.params.values():
         own = sums.setdefault(info.owner, Accumulator())
+        numel = info.numel
         if info.is_buffer:
-            own.buffers += info.numel
+            own.add("buffers", numel)
             continue
-        own.params += info.numel
-        if info.trainable:
-            own.trainable += info.numel
-        else:
-            own.frozen += info.numel
+        own.add("params", numel)
+        own.add("trainable" if info.trainable else "frozen", numel)
         for path in ancestors(info.owner):
-            sums.setdefault(path, Accumulator()).params_total += info.numel
+            sums.setdefault(path, Accumulator()).add("params_total", numel)
         for other in info.shared_with:
-            sums.setdefault(other.rpartition(".")[0], Accumulator()).shared += info.numel
+            sums.setdefault(other.rpartition(".")[0], Accumulator()).add("shared", numel)
 
 
 def summarize(graph: Graph) -> Summary:
@@ -119,6 +147,8 @@ def summarize(graph: Graph) -> Summary:
     sums: dict[str, Accumulator] = {}
     fold_costs(graph, costs, sums)
     fold_params(graph, sums)
+    for acc in sums.values():
+        acc.finish()
     fields = receptive_field(graph)
     rows = tuple(layer_row(module, sums.get(module.path, Accumulator()), fields)
                  for module in graph.modules)
@@ -145,26 +175,27 @@ def layer_row(module: Any, acc: Accumulator, fields: ReceptiveField) -> LayerRow
         status=acc.status,
         rf=fields.of_tensor(module.output_ids[0]) if module.output_ids else None,
         uncounted=acc.uncounted_ops(),
-        bytes_accessed=acc.known(acc.bytes_accessed, acc.bytes_known))
+        bytes_accessed=acc.known(acc.bytes_accessed, acc.bytes_known),
+        call_shapes=module.call_shapes)
 
 
 def totals_of(graph: Graph, root: Accumulator, op_count: int) -> Totals:
     params = [p for p in graph.params.values() if not p.is_buffer]
     buffers = [p for p in graph.params.values() if p.is_buffer]
-    trainable_bytes = sum(p.nbytes for p in params if p.trainable)
-    param_bytes = sum(p.nbytes for p in params)
-    buffer_bytes = sum(p.nbytes for p in buffers)
+    trainable_bytes = total(p.nbytes for p in params if p.trainable)
+    param_bytes = total(p.nbytes for p in params)
+    buffer_bytes = total(p.nbytes for p in buffers)
     saved = graph.saved_bytes
     training = None if saved is None else (param_bytes + buffer_bytes + 3 * trainable_bytes
                                            + saved)
     macs = root.known(root.macs, root.counted)
     elementwise = root.known(root.elementwise_flops, root.counted)
     return Totals(
-        params=sum(p.numel for p in params),
-        trainable_params=sum(p.numel for p in params if p.trainable),
-        frozen_params=sum(p.numel for p in params if not p.trainable),
-        buffers=sum(p.numel for p in buffers),
-        shared_params=sum(p.numel for p in params if p.shared_with),
+        params=total(p.numel for p in params),
+        trainable_params=total(p.numel for p in params if p.trainable),
+        frozen_params=total(p.numel for p in params if not p.trainable),
+        buffers=total(p.numel for p in buffers),
+        shared_params=total(p.numel for p in params if p.shared_with),
         macs=macs, flops=doubled(macs), elementwise_flops=elementwise,
         total_flops=None if macs is None or elementwise is None else 2 * macs + elementwise,
         param_bytes=param_bytes, buffer_bytes=buffer_bytes, gradient_bytes=trainable_bytes,

@@ -24,6 +24,7 @@ from netanatomy.cli.common import (
     Settings,
     Target,
     Width,
+    check_module_path,
     handled,
     write_result,
 )
@@ -69,8 +70,10 @@ def summary(
 
 
 def analyse_target(target: str, inputs: list[str], settings: list[str], device: str = "meta",
-                   training: bool = False, strict: bool = False) -> Any:
-    """A Report for a spec target (``*.yaml``, ``example:NAME``) or a PyTorch target."""
+                   training: bool = False, strict: bool = False,
+                   among: tuple[str, ...] = ()) -> Any:
+    """A Report for a spec target (``*.yaml``, ``example:NAME``) or a PyTorch target;
+    ``among``: the targets sharing the --set values (compare), each taking its own."""
     import netanatomy
     from netanatomy import spec
 
@@ -78,7 +81,10 @@ def analyse_target(target: str, inputs: list[str], settings: list[str], device: 
         if inputs:
             raise UsageError("--input is for PyTorch targets; a spec declares its own input "
                              "(change it with --set on its symbols)")
-        return spec.analyze(target, spec.parse_assignments(settings))
+        values = spec.parse_assignments(settings)
+        if among:
+            values = spec.shared_assignments(values, target, among)
+        return spec.analyze(target, values)
     if settings:
         raise UsageError("--set is for spec targets (*.yaml, example:NAME)")
     model, resolved = resolve_target(target, inputs)
@@ -114,6 +120,9 @@ def rf(
                           "output on a linearised copy of the model.")] = False,
     width: Width = None,
     set: Settings = [],  # noqa: B006
+    memory_check: Annotated[bool, typer.Option(
+        "--memory-check/--no-memory-check", help="With --measure: refuse, before "
+        "allocating, a run estimated not to fit in free memory.")] = True,
     debug: Debug = False,
 ) -> None:
     """Receptive field of every layer: size, effective stride and padding per axis."""
@@ -128,7 +137,13 @@ def rf(
         shown = report.tree(depth if depth is not None else find("rf", format).default_depth)
         spatial = [row.path for row in shown if row.rf is not None and row.calls > 0]
         model = load_model(target, set)
-        measured = measure_receptive_fields(model, report.graph.inputs[0].shape, spatial)
+        from netanatomy.cli.progress import DelayedProgress
+
+        with DelayedProgress("rf --measure: linearised forward", len(spatial)) as bar:
+            measured = measure_receptive_fields(
+                model, report.graph.inputs[0].shape, spatial, memory_check=memory_check,
+                progress=lambda done, total: bar.update(
+                    done, f"rf --measure: gradients of layer {min(done + 1, total)}/{total}"))
     if plot is not None:
         from netanatomy.render.plot import plot_receptive_field
 
@@ -186,7 +201,9 @@ def diagnose(
     device: Annotated[str, typer.Option(help="cpu or cuda.")] = "cpu",
     eval_mode: Annotated[bool, typer.Option(
         "--eval", help="Run in eval mode (running statistics, no dropout).")] = False,
-    seed: Annotated[int, typer.Option(help="Seed of the synthetic batch and dropout.")] = 0,
+    seed: Annotated[int, typer.Option(
+        help="Seed of the model's build (zoo, spec, factory), the synthetic batch and "
+             "dropout.")] = 0,
     erf_layer: Annotated[str | None, typer.Option(
         "--erf-layer", help="Layer path of the effective receptive field.")] = None,
     erf_fraction: Annotated[float, typer.Option(
@@ -201,11 +218,14 @@ def diagnose(
                        "effective receptive field goes beside it (NAME-erf.png).")] = None,
     width: Width = None,
     set: Settings = [],  # noqa: B006
+    memory_check: Annotated[bool, typer.Option(
+        "--memory-check/--no-memory-check", help="Refuse, before allocating, a run "
+        "estimated not to fit in free memory.")] = True,
     debug: Debug = False,
 ) -> None:
     """Run the model for real: activations, gradients, initialisation, spectra, lints."""
     report = run_diagnose(target, input, data, loss, steps, lr, device, not eval_mode,
-                          seed, erf_layer, object_size, set, erf_fraction)
+                          seed, erf_layer, object_size, set, erf_fraction, memory_check)
     if plot is not None:
         write_diagnose_plots(report, plot, target)
     write_result("diagnose", format, report, output, depth, width)
@@ -214,42 +234,46 @@ def diagnose(
 def run_diagnose(target: str, inputs: list[str], data: Path | None, loss: str | None,
                  steps: int, lr: float, device: str, training: bool, seed: int,
                  erf_layer: str | None, object_size: int | None, settings: list[str],
-                 erf_fraction: float = 0.95) -> Any:
+                 erf_fraction: float = 0.95, memory_check: bool = True) -> Any:
     from netanatomy.analysis.lints import LintOptions
     from netanatomy.diagnostics.run import diagnose as run
+    from netanatomy.frontends.torch.seeding import seeded
 
     if data is not None and inputs:
         raise UsageError("give --data or --input, not both")
     batch, target_tensor = None, None
-    if data is not None:
-        from netanatomy.diagnostics.batch import load_batch
+    with seeded(seed):                  # the build is seeded: same seed, same weights
+        if data is not None:
+            from netanatomy.diagnostics.batch import load_batch
 
-        model = load_model(target, settings)
-        batch, target_tensor = load_batch(data, device)
-    else:
-        model, inputs = load_for_diagnosis(target, inputs, settings)
+            model = load_model(target, settings)
+            batch, target_tensor = load_batch(data, device)
+        else:
+            model, inputs = load_for_diagnosis(target, inputs, settings)
+    check_module_path("--erf-layer", model, erf_layer)  # loaded, not yet run
     with progress_bar(steps) as advance:
         return run(model, batch, target=target_tensor, input_size=inputs or None,
                    loss_fn=loss, steps=steps, lr=lr, device=device, training=training,
                    seed=seed, erf_layer=erf_layer, erf_fraction=erf_fraction,
-                   lint_options=LintOptions(object_size=object_size), progress=advance)
+                   lint_options=LintOptions(object_size=object_size), progress=advance,
+                   memory_check=memory_check)
 
 def progress_bar(steps: int) -> Any:
-    """A rich progress bar on stderr for multi-step runs (a no-op context otherwise)."""
+    """A transient progress bar on stderr once a diagnosis runs over a second (terminals
+    only): the passes, then the spectral norms and the effective receptive field."""
     import contextlib
 
-    if steps <= 1:
-        return contextlib.nullcontext(None)
-    from rich.console import Console
-    from rich.progress import Progress
+    from netanatomy.cli.progress import DelayedProgress
 
     @contextlib.contextmanager
     def bar() -> Any:
-        with Progress(console=Console(stderr=True), transient=True) as progress:
-            task = progress.add_task("diagnose", total=steps)
+        with DelayedProgress("diagnose: forward and backward", total=steps) as progress:
 
             def advance(step: int, total: int, value: float) -> None:
-                progress.update(task, completed=step, description=f"loss {value:.4g}")
+                progress.update(step, description=f"pass {step}/{total}: loss {value:.4g}")
+                if step == total:
+                    progress.phase("diagnose: σ max, initialisation, effective receptive "
+                                   "field")
 
             yield advance
 
@@ -292,7 +316,8 @@ def lint(
     notes = []
     if any(p.is_meta for p in model.parameters()):
         notes.append("parameters on the meta device: initialisation not checked")
-    if batch_size is None and inputs and inputs[0].split("x")[0].strip() == "1":
+    first = inputs[0].rpartition("=")[2] if inputs else ""  # NAME=SHAPE: the shape
+    if batch_size is None and first.split("x")[0].strip() == "1":
         notes.append("batch 1 is taken for an inference shape: NA002 (batch norm on a "
                      "small batch) needs the training batch, give --batch-size")
     lints = netanatomy.lint(model, inputs, batch_size=batch_size, object_size=object_size)
@@ -315,7 +340,7 @@ def compare(
     """Two models or specs side by side, with ratios (second / first)."""
     from netanatomy.analysis.compare import compare as compare_reports
 
-    reports = [analyse_target(t, input, set) for t in (first, second)]
+    reports = [analyse_target(t, input, set, among=(first, second)) for t in (first, second)]
     write_result("compare", format, compare_reports([first, second], reports), output)
 
 
@@ -338,22 +363,34 @@ def sweep(
     if not spec.is_spec_target(target):
         raise UsageError("sweep takes a spec (*.yaml or example:NAME)")
     fixed = spec.parse_assignments(set)
-    grid = parse_grid(vary)
+    grid = parse_grid(vary, fixed.origins)
     loaded = spec.load(target)
-    result = sweep_grid(target, lambda values: spec_graph(loaded, values), fixed, grid)
+    origins = {**fixed.origins, **grid.origins}
+    result = sweep_grid(target, lambda values: spec_graph(loaded, spec.Assignments(
+        values, origins)), fixed, grid)
     write_result("sweep", format, result, output)
 
 
-def parse_grid(texts: list[str]) -> dict[str, list[Any]]:
-    """``["alpha=1,0.75", "rho=1,0.5"]`` → ``{"alpha": [1, 0.75], "rho": [1, 0.5]}``."""
-    from netanatomy.spec import number
+def parse_grid(texts: list[str], fixed: dict[str, str] | None = None) -> Any:
+    """``["alpha=1,0.75", "rho=1,0.5"]`` → ``{"alpha": [1, 0.75], "rho": [1, 0.5]}`` (an
+    :class:`~netanatomy.spec.Assignments`: each name remembers its ``--vary`` item).
 
-    grid: dict[str, list[Any]] = {}
+    Raises:
+        UsageError: not NAME=V1,V2,…, or a name varied twice or also in ``fixed`` (the
+        names given by --set, with their items).
+    """
+    from netanatomy.spec import Assignments, claim, number
+
+    grid = Assignments()
+    origins = dict(fixed or {})
     for text in texts:
-        name, sep, values = text.partition("=")
-        if not sep or not name.strip().isidentifier() or not values.strip():
-            raise UsageError(f"bad --vary {text!r}: expected NAME=V1,V2,…")
-        grid[name.strip()] = [number(v.strip(), text) for v in values.split(",") if v.strip()]
+        name, sep, values = (part.strip() for part in text.partition("="))
+        items = [v.strip() for v in values.split(",") if v.strip()]
+        if not sep or not name.isidentifier() or not items:
+            raise UsageError(f"--vary {text}: expected NAME=V1,V2,…, e.g. --vary K=3,5")
+        claim(origins, name, f"--vary {text}")
+        grid.origins[name] = origins[name]
+        grid[name] = [number(v, text) for v in items]
     return grid
 
 @app.command()

@@ -21,6 +21,7 @@ from torch import nn
 from torch.overrides import TorchFunctionMode
 
 from netanatomy.errors import CaptureError, UsageError
+from netanatomy.frontends.torch.guard import globals_preserved
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,12 +148,25 @@ def measure_receptive_field(model: nn.Module, input_shape: Sequence[int],
 
 
 def measure_receptive_fields(model: nn.Module, input_shape: Sequence[int],
-                             layers: Sequence[str]) -> dict[str, MeasuredField | str]:
+                             layers: Sequence[str], *, memory_check: bool = True,
+                             progress: Callable[[int, int], None] | None = None
+                             ) -> dict[str, MeasuredField | str]:
     """Measure several layers' fields on one linearised forward pass (``""`` = the model
-    output). A layer that cannot be measured maps to a message saying why."""
+    output). A layer that cannot be measured maps to a message saying why.
+
+    With ``memory_check``, a run whose peak (estimated on meta tensors at batch 1, doubled
+    for float64) exceeds the free memory is refused before anything is allocated; where
+    free memory cannot be read (not Linux), or the model cannot run on meta, it is not
+    checked. ``progress(done, total)`` is called after each layer's gradients.
+
+    Raises:
+        UsageError: the input is not (N, C, *spatial), or the run would not fit in memory.
+    """
     shape = tuple(input_shape)
     if len(shape) < 3:
         raise UsageError(f"--measure needs a (N, C, *spatial) input, got {shape}")
+    if memory_check:
+        check_measure_memory(model, shape)
     clone = linearised_copy(model)
     modules = dict(clone.named_modules())
     captured: dict[str, Any] = {}
@@ -162,7 +176,7 @@ def measure_receptive_fields(model: nn.Module, input_shape: Sequence[int],
     x = (0.5 + torch.rand((1, *shape[1:]), generator=torch.Generator().manual_seed(1),
                           dtype=torch.float64)).requires_grad_(True)
     try:
-        with Linearised():
+        with Linearised(), globals_preserved():  # forward may draw from the RNGs
             captured[""] = clone(x)
     except Exception as error:
         raise CaptureError(f"the linearised model failed: {type(error).__name__}: {error}") \
@@ -171,7 +185,9 @@ def measure_receptive_fields(model: nn.Module, input_shape: Sequence[int],
         for handle in handles:
             handle.remove()
     results: dict[str, MeasuredField | str] = {}
-    for path in layers:
+    for done, path in enumerate(layers):
+        if progress is not None:
+            progress(done, len(layers))
         output = captured.get(path)
         if isinstance(output, (tuple, list)):
             output = output[0]
@@ -181,7 +197,20 @@ def measure_receptive_fields(model: nn.Module, input_shape: Sequence[int],
                              f"(got {type(output).__name__} {tuple(getattr(output, 'shape', ()))})")
             continue
         results[path] = measure_from_output(x, output, shape)
+    if progress is not None:
+        progress(len(layers), len(layers))
     return results
+
+
+def check_measure_memory(model: nn.Module, shape: tuple[int, ...]) -> None:
+    """Refuse a measurement that would not fit (the linearised copy runs in float64 on the
+    CPU, at batch 1: twice a float32 model's estimate)."""
+    from netanatomy.diagnostics.memory import guard, meta_from_shapes
+
+    guard(model, meta_from_shapes([(1, *shape[1:])]), training=False, device="cpu",
+          what="rf --measure", factor=2,
+          hint="use a smaller --input (image size), or skip this check with "
+               "--no-memory-check (memory_check=False)")
 
 
 def measure_from_output(x: torch.Tensor, output: torch.Tensor,

@@ -8,6 +8,10 @@ by power iteration on AᵀA, where Aᵀ is applied by autograd (a vector-Jacobia
 i.e. the transposed convolution with the same kernel), accelerated by Lanczos (the best
 vector of the Krylov subspace the power iterates span: plain power iteration is off by
 about 1 % after 50 steps on a 24×24 input, Lanczos by 1e-7). It converges from below.
+
+Non-finite weights give a non-finite σ_max instead of an error (NaN when any weight is NaN,
+inf when one is infinite or when σ_max² overflows the layer's dtype), so that ``diagnose``
+can go on to its *exploding / non-finite* verdict.
 """
 
 from __future__ import annotations
@@ -38,8 +42,24 @@ def matrix_sigma_max(weight: torch.Tensor) -> float:
     minutes on a laptop CPU; the Gram matrix and its symmetric eigenvalues take seconds, and
     the largest eigenvalue keeps float64's relative accuracy."""
     matrix = weight.detach().double().reshape(weight.shape[0], -1)
+    broken = non_finite(matrix)
+    if broken is not None:
+        return broken
+    scale = float(matrix.abs().max()) if matrix.numel() else 0.0
+    if scale == 0.0:
+        return 0.0
+    matrix = matrix / scale                # σ(W) = s·σ(W/s): the Gram matrix cannot overflow
     gram = matrix @ matrix.T if matrix.shape[0] <= matrix.shape[1] else matrix.T @ matrix
-    return float(torch.linalg.eigvalsh(gram)[-1].clamp_min(0).sqrt())
+    return scale * float(torch.linalg.eigvalsh(gram)[-1].clamp_min(0).sqrt())
+
+
+def non_finite(values: torch.Tensor) -> float | None:
+    """NaN when ``values`` hold a NaN, inf when they hold an infinity, else None."""
+    if bool(torch.isnan(values).any()):
+        return math.nan
+    if bool(torch.isinf(values).any()):
+        return math.inf
+    return None
 
 
 BASIS_BYTES = 256 * 2**20
@@ -81,6 +101,8 @@ def lanczos_top_eigenvalue(apply: Any, start: torch.Tensor, steps: int,
             projected.zero_()
         basis[size] = vector
         image = apply(vector)
+        if not bool(torch.isfinite(image).all()):             # AᵀA v overflowed the dtype
+            return math.inf
         held = basis[: size + 1]
         for _ in range(2):                                      # reorthogonalise twice
             coefficients = held @ image
@@ -105,9 +127,29 @@ def operator_norm(module: nn.Module, input_shape: tuple[int, ...], iterations: i
     eigenvalue by :func:`lanczos_top_eigenvalue` (at most ``iterations`` products), in
     float32 at least (a half-precision layer is copied to float32 first)."""
     parameter = next(module.parameters())
+    broken = non_finite(parameter.detach())
+    if broken is not None:
+        return broken
+    bias = getattr(module, "bias", None)
+    if isinstance(bias, torch.Tensor) and non_finite(bias.detach()) is not None:
+        module = copy.deepcopy(module)                # A v = f(v) − f(0): the bias cancels
+        with torch.no_grad():
+            bias = module.bias
+            assert isinstance(bias, torch.Tensor)
+            bias.zero_()
     if parameter.dtype not in (torch.float32, torch.float64):
         module = copy.deepcopy(module).float()
         parameter = next(module.parameters())
+    value = operator_norm_in(module, input_shape, iterations, seed, parameter)
+    if math.isinf(value) and parameter.dtype != torch.float64:   # σ² overflowed float32
+        wide = copy.deepcopy(module).double()
+        value = operator_norm_in(wide, input_shape, iterations, seed, next(wide.parameters()))
+    return value
+
+
+def operator_norm_in(module: nn.Module, input_shape: tuple[int, ...], iterations: int,
+                     seed: int, parameter: torch.Tensor) -> float:
+    """:func:`operator_norm` in the dtype of ``parameter`` (inf when AᵀA v overflows)."""
     dtype, device = parameter.dtype, parameter.device
     unbatched = len(input_shape) == parameter.dim() - 1       # (C, *spatial) for a conv
     shape = (1, *input_shape) if unbatched else (1, *input_shape[1:])

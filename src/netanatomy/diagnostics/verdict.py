@@ -8,6 +8,7 @@ from collections.abc import Mapping
 
 from torch import nn
 
+from netanatomy.diagnostics.nonfinite import NonFinite
 from netanatomy.diagnostics.recorder import Recording
 from netanatomy.diagnostics.result import Verdict
 from netanatomy.diagnostics.spectral import ACTIVATION_SLOPE_BOUNDS
@@ -107,3 +108,12 @@ def classify(gain: float, gains: Mapping[str, float]) -> tuple[str, tuple[str, .
         worst = sorted((g, p) for p, g in gains.items() if g < 0.5)
         return "vanishing", tuple(p for _, p in worst[:RESPONSIBLE_SHOWN])
     return "healthy", ()
+
+
+def non_finite_verdict(found: NonFinite, steps: int) -> Verdict:
+    """The *exploding / non-finite* verdict naming the layer and the step."""
+    where = found.where if found.kind != "loss" else "the loss"
+    message = (f"non-finite {found.kind} first in {where} ({found.detail}) at step "
+               f"{found.step} of {steps} (counted from 0): exploding")
+    return Verdict("exploding", None, None, False, None, None,
+                   (found.path,) if found.kind != "loss" else (), message)

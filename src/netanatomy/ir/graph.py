@@ -96,7 +96,8 @@ class ParamInfo:
 @dataclass(frozen=True, slots=True)
 class ModuleInfo:
     """A module of the model: its path, class, how often it ran and what it returned
-    (shapes, dtype, bytes and tensor ids of the output tensors of its last call)."""
+    (shapes, dtype, bytes and tensor ids of the output tensors of its last call;
+    ``call_shapes``: the output shapes of every call, in call order)."""
 
     path: str
     type: str
@@ -105,6 +106,7 @@ class ModuleInfo:
     output_dtype: str | None = None
     output_bytes: Dim = 0
     output_ids: tuple[int, ...] = ()
+    call_shapes: tuple[tuple[Shape, ...], ...] = ()
 
     @property
     def depth(self) -> int:

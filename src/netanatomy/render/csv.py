@@ -15,7 +15,8 @@ if TYPE_CHECKING:
 COLUMNS = ("path", "type", "depth", "calls", "output_shape", "params", "params_total",
            "trainable_params", "frozen_params", "buffers", "shared_params", "macs", "flops",
            "elementwise_flops", "activation_bytes", "output_bytes", "status", "rf_size",
-           "rf_stride", "rf_padding", "rf_global", "uncounted", "bytes_accessed")
+           "rf_stride", "rf_padding", "rf_global", "uncounted", "bytes_accessed",
+           "call_shapes")
 """Columns of the summary CSV (only ever appended to); unknown numbers are written ``?``."""
 
 UNKNOWN = "?"
@@ -61,4 +62,11 @@ def layer_csv_row(row: LayerRow) -> dict[str, Any]:
         if data[key] is None:
             data[key] = UNKNOWN
     data["uncounted"] = uncounted_cell(row.uncounted)
+    data["call_shapes"] = call_shapes_cell(data["call_shapes"])
     return data
+
+
+def call_shapes_cell(calls: list[list[Any]]) -> str:
+    """Every call's output shapes: calls apart by ``;``, a call's outputs by ``,``
+    (``"1x8x4x4; 1x8x2x2"``)."""
+    return "; ".join(",".join(per_axis(shape) for shape in call) for call in calls)

@@ -4,12 +4,15 @@ conventions. Deterministic for a given width."""
 
 from __future__ import annotations
 
+import re
+import textwrap
 from typing import TYPE_CHECKING, Any
 
-from rich.console import Console, Group
+from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from netanatomy.render.fit import DEFAULT_WIDTH, Column, Layout, dropped_note, fitted_table
 from netanatomy.render.format import format_shape
 from netanatomy.render.table import tree_labels
 
@@ -58,19 +61,22 @@ def cells(report: DiagnoseReport, depth: int | None) -> list[tuple[str, ...]]:
     return out
 
 
-def layer_table(report: DiagnoseReport, depth: int | None) -> Table:
-    rows = cells(report, depth)
-    table = Table(show_lines=False, header_style="bold", pad_edge=False)
-    for index, header in enumerate(COLUMNS):
-        if header == "Type":
-            table.add_column(header, no_wrap=True, max_width=20, overflow="ellipsis")
-        else:
-            widest = max([len(header)] + [len(r[index]) for r in rows])
-            table.add_column(header, justify="right" if index >= 3 else "left",
-                             no_wrap=True, min_width=widest)
-    for row in rows:
-        table.add_row(*row)
-    return table
+DIAGNOSE_COLUMNS = (
+    Column("Layer", 0, name=True, min_width=20),
+    Column("Type", 12, name=True, max_width=20, min_width=8),
+    Column("Output shape", 11), Column("Act mean", 7, right=True),
+    Column("Act std", 1, right=True), Column("Dead %", 4, right=True),
+    Column("Sat. %", 8, right=True), Column("Grad norm", 2, right=True),
+    Column("Grad/W", 6, right=True), Column("Gain", 3, right=True),
+    Column("Init", 5, right=True), Column("σ max", 9, right=True))
+"""When the table is too wide, empty columns go first, then Type, Output shape, σ max,
+Sat. %, Act mean, Grad/W, Init, Dead %, Gain, Grad norm and Act std; Layer stays."""
+
+
+def layer_table(report: DiagnoseReport, depth: int | None,
+                width: int = DEFAULT_WIDTH) -> tuple[Table, Layout]:
+    """The table of the columns that fit in ``width``, and its layout."""
+    return fitted_table(DIAGNOSE_COLUMNS, cells(report, depth), width)
 
 
 def footer_lines(report: DiagnoseReport) -> list[str]:
@@ -101,23 +107,98 @@ def footer_lines(report: DiagnoseReport) -> list[str]:
 
 
 def lint_lines(lints: Any) -> list[str]:
+    """``Lints (N):`` and one line per lint; lints that say the same thing of several
+    layers (same code, fix and message but for its numbers and quoted names) are one
+    line with their count and the first paths (JSON and CSV keep every lint)."""
     if not lints:
         return ["Lints: none"]
     lines = [f"Lints ({len(lints)}):"]
-    for lint in lints:
-        wasted = f" [{lint.wasted_params:,} params wasted]" if lint.wasted_params else ""
-        where = f" {lint.path}" if lint.path else ""
-        lines.append(f"  {lint.code}{where}: {lint.message}{wasted}. Fix: {lint.fix}")
+    for group in group_lints(lints):
+        lines.append(lint_line(group))
     return lines
+
+
+LINT_PATHS_SHOWN = 3
+"""Paths listed on a grouped lint's line before ``… and N more``."""
+
+VARYING = re.compile(r"('[^']*'|-?\d+(?:\.\d+)?(?:e[-+]?\d+)?)")
+"""The parts of a lint message that may differ between layers: numbers, quoted names."""
+
+
+def group_lints(lints: Any) -> list[list[Any]]:
+    """Lints grouped by code, fix, severity and message pattern, in first-seen order."""
+    groups: dict[tuple[str, ...], list[Any]] = {}
+    for lint in lints:
+        pattern = VARYING.sub("#", lint.message)
+        groups.setdefault((lint.code, pattern, lint.fix, lint.severity), []).append(lint)
+    return list(groups.values())
+
+
+def lint_line(group: list[Any]) -> str:
+    first = group[0]
+    wasted_total = sum(lint.wasted_params for lint in group)
+    if len(group) == 1:
+        wasted = f" [{wasted_total:,} params wasted]" if wasted_total else ""
+        where = f" {first.path}" if first.path else ""
+        return f"  {first.code}{where}: {first.message}{wasted}. Fix: {first.fix}"
+    wasted = f" [{wasted_total:,} params wasted in all]" if wasted_total else ""
+    paths = [lint.path or "<root>" for lint in group]
+    listed = ", ".join(paths[:LINT_PATHS_SHOWN])
+    if len(paths) > LINT_PATHS_SHOWN:
+        listed += f", … and {len(paths) - LINT_PATHS_SHOWN} more"
+    return (f"  {first.code} ×{len(group)}: {merged_message(group)}{wasted} ({listed}). "
+            f"Fix: {first.fix}")
+
+
+def merged_message(group: list[Any]) -> str:
+    """The group's message with each varying part as it is where all agree, else as its
+    range (``4–3136``) for numbers or ``…`` for names."""
+    split = [VARYING.split(lint.message) for lint in group]
+    parts = []
+    for index, part in enumerate(split[0]):
+        values = [pieces[index] for pieces in split]
+        if index % 2 == 0 or len(set(values)) == 1:
+            parts.append(part)
+        elif part.startswith("'"):
+            parts.append("…")
+        else:
+            numbers = sorted(values, key=float)
+            parts.append(f"{numbers[0]}–{numbers[-1]}")
+    return "".join(parts)
+
+
+def wrap_lines(lines: list[str], width: int | None) -> list[str]:
+    """``lines`` wrapped at ``width`` (None: as they are), continuations indented two
+    cells more than the line they continue."""
+    if width is None:
+        return lines
+    out = []
+    for line in lines:
+        if len(line) <= width:
+            out.append(line)
+            continue
+        indent = " " * (len(line) - len(line.lstrip(" ")) + 2)
+        out += textwrap.wrap(line, width, subsequent_indent=indent, break_long_words=True,
+                             break_on_hyphens=False)
+    return out
 
 
 def render_diagnose_text(report: DiagnoseReport, depth: int | None = 3,
                          width: int | None = None) -> str:
-    console = Console(color_system=None, width=width or 160, force_terminal=False)
+    width = width or DEFAULT_WIDTH
+    table, layout = layer_table(report, depth, width)
+    console = Console(color_system=None, width=max(width, layout.width), force_terminal=False)
+    with console.capture() as drawn:
+        console.print(table)
+    note = dropped_note(layout, width)
+    lines = wrap_lines(([note] if note else []) + footer_lines(report), width)
+    console = Console(color_system=None, width=width, force_terminal=False)
     with console.capture() as captured:
-        console.print(Group(layer_table(report, depth), Text("\n".join(footer_lines(report)))))
-    return captured.get()
+        console.print(Text("\n".join(lines)))
+    return drawn.get() + captured.get()
 
 
-def render_lint_text(lints: Any, notes: Any = ()) -> str:
-    return "\n".join([*lint_lines(lints), *[f"Note: {n}" for n in notes]]) + "\n"
+def render_lint_text(lints: Any, notes: Any = (), width: int | None = None) -> str:
+    """The lints (grouped, see :func:`lint_lines`) and notes, wrapped at ``width``."""
+    lines = [*lint_lines(lints), *[f"Note: {n}" for n in notes]]
+    return "\n".join(wrap_lines(lines, width)) + "\n"

@@ -32,6 +32,8 @@ def layer_to_dict(row: LayerRow) -> dict[str, Any]:
             data[field.name] = shape_json(value)
         elif field.name == "output_shapes":
             data[field.name] = [shape_json(shape) for shape in value]
+        elif field.name == "call_shapes":
+            data[field.name] = [[shape_json(shape) for shape in call] for call in value]
         elif field.name == "rf":
             data[field.name] = field_json(value)
         elif field.name == "uncounted":

@@ -16,7 +16,9 @@ LINT_COLUMNS = ("code", "path", "message", "wasted_params", "fix", "severity")
 
 @renderer("lint", "table")
 def lint_text(result: LintReport, options: Options) -> str:
-    return render_lint_text(result.lints, result.notes)
+    """Grouped lints (see :func:`~netanatomy.render.diagnose_table.lint_lines`), wrapped
+    at ``options.width`` when one is given (a terminal's), else one line each."""
+    return render_lint_text(result.lints, result.notes, options.width)
 
 
 @renderer("lint", "json")

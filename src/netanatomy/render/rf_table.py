@@ -11,6 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from netanatomy.analysis.receptive_field import plain_number
+from netanatomy.render.fit import DEFAULT_WIDTH, Column, Layout, dropped_note, fitted_table
 from netanatomy.render.format import format_shape
 from netanatomy.render.table import tree_labels
 
@@ -46,21 +47,33 @@ def measured_cell(measured: Any, field: Any) -> str:
     return text
 
 
-def rf_table(report: Report, depth: int | None,
-             measured: Mapping[str, Any] | None = None) -> Table:
+RF_COLUMNS = (Column("Layer", 0, name=True, min_width=20),
+              Column("Type", 9, name=True, max_width=24, min_width=8),
+              Column("Output shape", 5), Column("RF size", 1, right=True),
+              Column("Stride", 3, right=True), Column("Padding", 4, right=True))
+MEASURED_COLUMN = Column("Measured", 2, right=True)
+"""Type goes first when the table is too wide, then Output shape, Padding, Stride,
+Measured; Layer and RF size stay."""
+
+
+def rf_rows(report: Report, depth: int | None,
+            measured: Mapping[str, Any] | None = None) -> list[list[str]]:
     rows = report.tree(depth)
-    table = Table(header_style="bold", pad_edge=False)
-    for header in ("Layer", "Type", "Output shape", "RF size", "Stride", "Padding"):
-        table.add_column(header, no_wrap=True, justify="right" if header in
-                         ("RF size", "Stride", "Padding") else "left")
-    if measured is not None:
-        table.add_column("Measured", no_wrap=True, justify="right")
+    out = []
     for label, row in zip(tree_labels(rows), rows):
         cells = [label, row.type, format_shape(row.output_shape), *field_cells(row.rf)]
         if measured is not None:
             cells.append(measured_cell(measured.get(row.path), row.rf))
-        table.add_row(*cells)
-    return table
+        out.append(cells)
+    return out
+
+
+def rf_table(report: Report, depth: int | None,
+             measured: Mapping[str, Any] | None = None, width: int = DEFAULT_WIDTH
+             ) -> tuple[Table, Layout]:
+    """The table of the columns that fit in ``width``, and its layout."""
+    columns = (*RF_COLUMNS, MEASURED_COLUMN) if measured is not None else RF_COLUMNS
+    return fitted_table(columns, rf_rows(report, depth, measured), width)
 
 
 def rf_footer(report: Report) -> Text:
@@ -86,7 +99,13 @@ def rf_footer(report: Report) -> Text:
 
 def render_rf_text(report: Report, depth: int | None = 3,
                    measured: Mapping[str, Any] | None = None, width: int | None = None) -> str:
-    console = Console(color_system=None, width=width or 160, force_terminal=False)
+    width = width or DEFAULT_WIDTH
+    table, layout = rf_table(report, depth, measured, width)
+    console = Console(color_system=None, width=max(width, layout.width), force_terminal=False)
+    with console.capture() as drawn:
+        console.print(table)
+    console = Console(color_system=None, width=width, force_terminal=False)
+    note = dropped_note(layout, width)
     with console.capture() as captured:
-        console.print(Group(rf_table(report, depth, measured), rf_footer(report)))
-    return captured.get()
+        console.print(Group(*([Text(note)] if note else []), rf_footer(report)))
+    return drawn.get() + captured.get()

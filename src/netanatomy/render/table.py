@@ -6,10 +6,20 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from rich.box import HEAVY_HEAD
+from rich.cells import cell_len
 from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
+from netanatomy.render.fit import (
+    DEFAULT_WIDTH,
+    Column,
+    Layout,
+    dropped_note,
+    ellipsize,
+    fit_columns,
+    natural_widths,
+)
 from netanatomy.render.format import (
     format_bytes,
     format_count,
@@ -49,6 +59,25 @@ def tree_labels(rows: tuple[LayerRow, ...]) -> list[str]:
 COLUMNS = ("Layer", "Type", "Output shape", "Params", "MACs", "FLOPs", "Elem. FLOPs",
            "Activations", "RF /stride")
 
+TYPE_COLUMN, TYPE_MAX_WIDTH, FIRST_RIGHT_JUSTIFIED = 1, 24, 3
+"""The Type column is shortened to at most 24 cells (with an ellipsis); the columns from
+Params on are right-justified."""
+
+COLUMN_SPECS = (
+    Column("Layer", 0, name=True, min_width=20),
+    Column("Type", 9, name=True, max_width=TYPE_MAX_WIDTH, min_width=8),
+    Column("Output shape", 2),
+    Column("Params", 3, right=True),
+    Column("MACs", 4, right=True),
+    Column("FLOPs", 6, right=True),
+    Column("Elem. FLOPs", 7, right=True),
+    Column("Activations", 8, right=True),
+    Column("RF /stride", 5, right=True),
+)
+"""How the columns give way when the table is too wide: Type first, then Activations,
+Elem. FLOPs, FLOPs, RF (empty columns before any); Layer, Output shape, Params and MACs
+stay longest. Only Layer and Type are ever shortened (with an ellipsis)."""
+
 
 def layer_cells(report: Report, depth: int | None) -> list[tuple[str, ...]]:
     """The table's cells, one tuple per row; ``*`` marks a partial count (uncounted ops
@@ -57,7 +86,7 @@ def layer_cells(report: Report, depth: int | None) -> list[tuple[str, ...]]:
     cells: list[tuple[str, ...]] = []
     for label, row in zip(tree_labels(rows), rows):
         mark = "*" if row.status == "partial" else ""
-        cells.append((label, row.type, format_shape(row.output_shape),
+        cells.append((label, row.type, output_cell(row),
                       format_count(row.params_total), format_count(row.macs) + mark,
                       format_count(row.flops) + mark,
                       format_count(row.elementwise_flops) + mark,
@@ -65,29 +94,39 @@ def layer_cells(report: Report, depth: int | None) -> list[tuple[str, ...]]:
     return cells
 
 
+def output_cell(row: LayerRow) -> str:
+    """The output shape, with ``×3`` beside it when the module ran 3 times and its calls
+    returned different shapes (``call_shapes`` has every call's)."""
+    shape = format_shape(row.output_shape)
+    calls = row.call_shapes
+    if len(calls) > 1 and any(call != calls[0] for call in calls[1:]):
+        return f"{shape} ×{len(calls)}"
+    return shape
+
+
 def layer_table(report: Report, depth: int | None) -> Table:
     """Every column but Type keeps its full width; Type is shortened first when narrow."""
     return rich_layer_table(layer_cells(report, depth))
 
 
-TYPE_COLUMN, TYPE_MAX_WIDTH, FIRST_RIGHT_JUSTIFIED = 1, 24, 3
-"""The Type column is the one that shrinks (to at most 24 cells, with an ellipsis); the
-columns from Params on are right-justified."""
-
-
-def rich_layer_table(cells: list[tuple[str, ...]]) -> Table:
-    """The rich Table of ``cells`` (the reference layout that :func:`draw_table` copies)."""
+def rich_layer_table(cells: list[tuple[str, ...]], layout: Layout | None = None) -> Table:
+    """The rich Table of ``cells`` (the reference layout that :func:`draw_table` copies),
+    every column or those ``layout`` shows, at its widths."""
     table = Table(title=None, show_lines=False, header_style="bold", pad_edge=False)
-    for index, header in enumerate(COLUMNS):
+    shown = range(len(COLUMNS)) if layout is None else layout.shown
+    for position, index in enumerate(shown):
+        header = COLUMNS[index]
         widest = max([len(header)] + [len(row[index]) for row in cells])
-        if index == TYPE_COLUMN:
-            table.add_column(header, no_wrap=True, max_width=TYPE_MAX_WIDTH,
-                             overflow="ellipsis")
+        room = None if layout is None else layout.widths[position]
+        if index == TYPE_COLUMN or (room is not None and room < widest and
+                                    COLUMN_SPECS[index].name):
+            table.add_column(header, no_wrap=True, overflow="ellipsis",
+                             max_width=TYPE_MAX_WIDTH if room is None else room)
         else:
             table.add_column(header, justify="right" if index >= FIRST_RIGHT_JUSTIFIED
                              else "left", no_wrap=True, min_width=widest)
     for row_cells in cells:
-        table.add_row(*row_cells)
+        table.add_row(*(row_cells if layout is None else [row_cells[i] for i in shown]))
     return table
 
 
@@ -158,20 +197,39 @@ def render_table(report: Report, depth: int | None = 3) -> Group:
 def render_table_text(report: Report, depth: int | None = 3, width: int | None = None) -> str:
     """The table as plain text (no colour) at ``width`` columns (default: 160).
 
-    The table is drawn by :func:`draw_table`, which lays it out exactly as rich would
-    (rich measures and renders every cell as a styled object: about 2 s for 3000 rows);
-    cells it cannot vouch for (markup, emoji codes, wide or control characters) and very
-    narrow widths go through rich itself.
+    When the table is wider than ``width``, Type (then Layer) names are shortened with an
+    ellipsis and the least important columns dropped (see :data:`COLUMN_SPECS`), with a
+    note naming them; numbers are never cut. The table is drawn by :func:`draw_table`,
+    which lays it out exactly as rich would (rich measures and renders every cell as a
+    styled object: about 2 s for 3000 rows); cells it cannot vouch for (markup, emoji
+    codes, wide or control characters) go through rich itself.
     """
-    console = Console(color_system=None, width=width or 160, force_terminal=False)
+    width = width or DEFAULT_WIDTH
     cells = layer_cells(report, depth)
-    drawn = draw_table(cells, console)
+    plain = plain_cells([COLUMNS, *cells])
+    layout = table_layout(cells, width, len if plain else cell_len)
+    drawn = draw_table(cells, Console(color_system=None, width=width, force_terminal=False),
+                       layout) if plain else None
+    console = Console(color_system=None, width=width, force_terminal=False)
     with console.capture() as captured:
         if drawn is None:
-            console.print(Group(rich_layer_table(cells), footer(report)))
-        else:
-            console.print(footer(report))
-    return (drawn or "") + captured.get()
+            wide = Console(color_system=None, width=max(width, layout.width),
+                           force_terminal=False)
+            with wide.capture() as table_text:
+                wide.print(rich_layer_table(cells, None if layout.unchanged else layout))
+            drawn = table_text.get()
+        note = dropped_note(layout, width)
+        if note is not None:
+            console.print(Text(note))
+        console.print(footer(report))
+    return drawn + captured.get()
+
+
+def table_layout(cells: list[tuple[str, ...]], width: int, measure: object = len) -> Layout:
+    """Which columns of ``cells`` fit in ``width`` and how wide (see :func:`fit_columns`)."""
+    natural = natural_widths(COLUMN_SPECS, [COLUMNS, *cells], measure)
+    empty = [all(not row[index] for row in cells) for index in range(len(COLUMNS))]
+    return fit_columns(COLUMN_SPECS, natural, width, empty)
 
 
 SAFE_NON_ASCII = frozenset("│├└─×…·µ")
@@ -190,64 +248,42 @@ def plain_cells(rows: list[tuple[str, ...]]) -> bool:
                for char in set(blob))
 
 
-def column_widths(natural: list[int], pads: list[int], max_width: int) -> list[int] | None:
-    """Column widths (padding included, borders not) as rich's Table computes them for
-    :func:`rich_layer_table`: every column but Type at its natural width, Type at most
-    ``TYPE_MAX_WIDTH``; when the table is wider than ``max_width`` all columns are first
-    reduced evenly (rich's ``ratio_reduce``), then re-measured, which brings every column
-    but Type back to its minimum width. None where rich would do something stranger (a
-    column reduced to nothing, Type left without room for one character)."""
-    widths = [min(max(width + pad, 1), max_width) if index == TYPE_COLUMN else width + pad
-              for index, (width, pad) in enumerate(zip(natural, pads))]
-    widths[TYPE_COLUMN] = min(widths[TYPE_COLUMN], TYPE_MAX_WIDTH + pads[TYPE_COLUMN])
-    if sum(widths) <= max_width:
-        return widths
-    remaining, ratio_left = sum(widths) - max_width, len(widths)
-    reduced = []
-    for width in widths:  # rich._ratio.ratio_reduce with equal ratios
-        cut = min(width, round(remaining / ratio_left))
-        reduced.append(width - cut)
-        remaining -= cut
-        ratio_left -= 1
-    if min(reduced) < 1:
+def draw_table(cells: list[tuple[str, ...]], console: Console,
+               layout: Layout | None = None) -> str | None:
+    """The table of ``cells`` as rich draws :func:`rich_layer_table` (heavy header box,
+    one cell of padding inside the edges), with the columns and widths of ``layout``
+    (default: fitted to the console's width), as text; None when only rich itself can
+    draw it. A table narrower than it can be drawn is drawn wider than the console, never
+    cropped."""
+    if not plain_cells([COLUMNS, *cells]):
         return None
-    type_width = min(widths[TYPE_COLUMN], reduced[TYPE_COLUMN])
-    if type_width < pads[TYPE_COLUMN] + 1:
-        return None
-    widths[TYPE_COLUMN] = type_width
-    return widths
-
-
-def draw_table(cells: list[tuple[str, ...]], console: Console) -> str | None:
-    """The table of ``cells`` as rich draws :func:`rich_layer_table` on ``console``
-    (heavy header box, one cell of padding inside the edges, lines cropped to the
-    console width), as text; None when only rich itself can draw it."""
-    rows = [COLUMNS, *cells]
-    if not plain_cells(rows):
-        return None
-    count = len(COLUMNS)
-    pads = [1] + [2] * (count - 2) + [1]  # pad_edge=False: no padding at the outer edges
-    natural = [max(len(row[index]) for row in rows) for index in range(count)]
-    widths = column_widths(natural, pads, console.width - (count + 1))
-    if widths is None:
-        return None
+    if layout is None:
+        layout = table_layout(cells, console.width)
+    shown = layout.shown
+    headers = tuple(COLUMNS[i] for i in shown)
+    if len(shown) < len(COLUMNS):
+        cells = [tuple(row[i] for i in shown) for row in cells]
+    count = len(shown)
+    pads = [1] + [2] * (count - 2) + [1] if count > 1 else [0]
+    inner = list(layout.widths)
+    widths = [room + pad for room, pad in zip(inner, pads)]
     box = HEAVY_HEAD.substitute(console.options, safe=console.safe_box)
-    inner = [width - pad for width, pad in zip(widths, pads)]
     lefts = [0] + [1] * (count - 1)
-    type_inner = inner[TYPE_COLUMN]
+    rights = [COLUMN_SPECS[i].right for i in shown]
+    names = [k for k, i in enumerate(shown) if COLUMN_SPECS[i].name]
 
     def line(row: tuple[str, ...], left: str, divider: str, right: str) -> str:
+        if names:
+            row = tuple(ellipsize(cell, inner[k]) if k in names else cell
+                        for k, cell in enumerate(row))
         parts = []
         for index, (cell, room) in enumerate(zip(row, inner)):
-            if index == TYPE_COLUMN and len(cell) > type_inner:
-                cell = cell[:type_inner - 1] + "…"
-            text = (cell.rstrip().rjust(room) if index >= FIRST_RIGHT_JUSTIFIED
-                    else cell.ljust(room))
+            text = cell.rstrip().rjust(room) if rights[index] else cell.ljust(room)
             parts.append(" " * lefts[index] + text + " " * (pads[index] - lefts[index]))
         return left + divider.join(parts) + right
 
     out = [box.get_top(widths),
-           line(COLUMNS, box.head_left, box.head_vertical, box.head_right),
+           line(headers, box.head_left, box.head_vertical, box.head_right),
            box.get_row(widths, "head")]
     body = len(cells)
     for number, row in enumerate(cells, 1):
@@ -256,5 +292,4 @@ def draw_table(cells: list[tuple[str, ...]], console: Console) -> str | None:
         else:
             out.append(line(row, box.mid_left, box.mid_vertical, box.mid_right))
     out.append(box.get_bottom(widths))
-    limit = console.width
-    return "".join((text if len(text) <= limit else text[:limit]) + "\n" for text in out)
+    return "".join(text + "\n" for text in out)

@@ -11,6 +11,7 @@ from typing import Any
 from netanatomy.errors import SpecError
 from netanatomy.frontends.spec.expressions import ExpressionError, evaluate
 from netanatomy.frontends.spec.source import LocatedDict, Position
+from netanatomy.frontends.spec.values import fraction_of, half_up, is_multiplier, proven_negative
 from netanatomy.ir.graph import ModuleInfo, Node, ParamInfo, Shape, TensorInfo
 from netanatomy.rules import get_formula
 from netanatomy.symbolic import is_concrete
@@ -20,16 +21,13 @@ CONTAINERS = {"Sequential": "sequential", "Branch": "branch", "Residual": "resid
 """Container module types and their factory names."""
 
 REQUIRED = object()
-
-
-def whole_number(value: Any) -> Any:
-    """A float (or a sympy number) rounded to the nearest int; expressions unchanged."""
-    if isinstance(value, float):
-        return round(value)
-    if getattr(value, "is_number", False) and not getattr(value, "free_symbols", True):
-        return round(float(value))
-    return value
 """Marks a layer option that has no default."""
+
+FLOAT_NOISE = 1e-9
+"""A float this close (relatively) to an integer is that integer: 224 * (192/224)."""
+
+WHOLE_HINT = ("sizes and counts are integers: write a whole number, '//' for floor division, "
+              "or a multiplier product such as 32*alpha (rounded to the nearest integer)")
 
 
 @dataclass
@@ -62,6 +60,10 @@ class GraphContext:
     itemsize: int = 4
     records: dict[str, tuple[str, dict[str, Any]]] = field(default_factory=dict)
     """Per module path: (factory name, resolved hyper-parameters), to build the nn.Module."""
+    origins: dict[str, str] = field(default_factory=dict)
+    """Per symbol given from outside the spec: where (``--set K=5``)."""
+    roundings: dict[str, list[Any]] = field(default_factory=dict)
+    """Per rounding (``32*alpha = 9.6 → 10``): [first place, how many times]."""
 
     def record(self, path: str, factory: str, **settings: Any) -> None:
         self.records[path] = (factory, settings)
@@ -79,20 +81,90 @@ class GraphContext:
 
     def number(self, options: Mapping[str, Any], key: str, where: Where,
                positive: bool = True, allow_zero: bool = False, whole: bool = True) -> Any:
-        """Evaluate option ``key`` as a number or expression, checking its sign. Sizes are
-        ``whole``: a fractional value (``224*rho`` with rho = 0.857) is rounded to the
-        nearest integer, as width and resolution multipliers are in practice."""
+        """Evaluate option ``key`` as a number or expression, checking its sign (for a
+        symbolic value: when sympy proves it negative). ``whole`` values are sizes and
+        counts: an integer-valued float (``3.0``) is taken as the int, a multiplier product
+        (``224*rho`` with rho = 0.857) rounds half up (noted, see :meth:`rounding_notes`),
+        any other fraction (``2.5``, ``K`` with K = 2.5, ``F/2`` with F = 5) is an error."""
         raw = options[key]
+        value = self.value_of(raw, key, where)
+        if whole:
+            value = self.whole(value, raw, key, where)
+        if positive:
+            self.check_sign(value, key, where, allow_zero)
+        return value
+
+    def value_of(self, raw: Any, key: str, where: Where) -> Any:
         try:
-            value = evaluate(raw, self.values)
+            return evaluate(raw, self.values)
         except ExpressionError as error:
             raise self.error(str(error), where, key,
                              hint="use numbers, symbol names and + - * / // ** %") from None
-        value = whole_number(value) if whole else value
-        if is_concrete(value) and positive and (value < 0 or (value == 0 and not allow_zero)):
-            bound = "0 or more" if allow_zero else "positive"
+
+    def whole(self, value: Any, raw: Any, key: str, where: Where) -> Any:
+        """``value`` as an int (see :meth:`number`); symbolic values unchanged."""
+        exact = fraction_of(value)
+        if exact is None:
+            if isinstance(value, float):
+                raise self.error(f"'{key}' must be a finite number, found {value}", where, key)
+            return value
+        rounded = half_up(exact)
+        if exact.denominator == 1 or abs(exact - rounded) <= FLOAT_NOISE * max(1, rounded):
+            return rounded
+        shown = f"{value:.10g}" if isinstance(value, float) else str(value)
+        if is_multiplier(raw, self.values):
+            seen = self.roundings.setdefault(f"{raw} = {shown} → {rounded}",
+                                             [f"{where.label} '{key}'", 0])
+            seen[1] += 1
+            return rounded
+        raise self.error(f"'{key}' must be a whole number, found {shown}"
+                         f"{self.written(raw, key)}", where, key, hint=WHOLE_HINT)
+
+    def written(self, raw: Any, key: str) -> str:
+        """`` (k: K, K from --set K=2.5)``: how a value was written, when not literally."""
+        if not isinstance(raw, str):
+            return ""
+        name = raw.strip()
+        origin = f", {name} from {self.origins[name]}" if name in self.origins else ""
+        return f" ({key}: {name}{origin})"
+
+    def check_sign(self, value: Any, key: str, where: Where, allow_zero: bool) -> None:
+        bound = "0 or more" if allow_zero else "positive"
+        exact = fraction_of(value)
+        if exact is not None and (exact < 0 or (exact == 0 and not allow_zero)):
             raise self.error(f"'{key}' must be {bound}, found {value}", where, key)
-        return value
+        if exact is None and proven_negative(value, allow_zero):
+            raise self.error(f"'{key}' must be {bound}, found {value}, which is "
+                             f"{'negative' if allow_zero else 'at most 0'} for every value "
+                             "of its symbols", where, key,
+                             hint="symbols are positive integers: check the sign")
+
+    def flag(self, options: Mapping[str, Any], key: str, where: Where) -> bool:
+        """Option ``key`` as a boolean: YAML ``true``/``false`` only (``'false'`` quoted,
+        ``0`` or ``'no'`` are errors, not truthy values)."""
+        value = options[key]
+        if isinstance(value, bool):
+            return value
+        raise self.error(f"'{key}' must be true or false, found {value!r}", where, key,
+                         hint="write true or false (unquoted)")
+
+    def real(self, options: Mapping[str, Any], key: str, where: Where,
+             positive: bool = False) -> float:
+        """Option ``key`` as a concrete real number (a slope, an epsilon)."""
+        raw = options[key]
+        value = self.value_of(raw, key, where)
+        if fraction_of(value) is None:
+            raise self.error(f"'{key}' must be a number, found {raw!r}", where, key,
+                             hint="e.g. 0.2 (a symbol here needs a value)")
+        if positive:
+            self.check_sign(value, key, where, allow_zero=False)
+        return float(value)
+
+    def rounding_notes(self) -> tuple[str, ...]:
+        """``rounded 32*alpha = 9.6 → 10 at layers[0] (conv) 'out'`` per rounding."""
+        return tuple(f"rounded {text} at {place}" + (f" (and {count - 1} more)"
+                                                    if count > 1 else "")
+                     for text, (place, count) in self.roundings.items())
 
     def numbers(self, options: Mapping[str, Any], key: str, rank: int, where: Where,
                 allow_zero: bool = False, whole: bool = True) -> tuple[Any, ...]:
@@ -130,7 +202,8 @@ class GraphContext:
         info = self.modules[path]
         self.modules[path] = ModuleInfo(path=path, type=info.type, calls=info.calls + 1,
                                         output_shapes=(output.shape,), output_dtype=output.dtype,
-                                        output_bytes=output.nbytes, output_ids=(output.id,))
+                                        output_bytes=output.nbytes, output_ids=(output.id,),
+                                        call_shapes=(*info.call_shapes, (output.shape,)))
 
     def op(self, kind: str, op_name: str, inputs: tuple[TensorInfo, ...], attrs: dict[str, Any],
            where: Where, output_shape: Shape | None = None, path: str | None = None

@@ -13,7 +13,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from netanatomy.frontends.spec import limits
 from netanatomy.frontends.spec.context import REQUIRED, GraphContext, Where
+from netanatomy.frontends.spec.values import proven_at_least
 from netanatomy.ir.graph import TensorInfo
 from netanatomy.symbolic import ceildiv, floordiv, is_concrete, maximum, prod
 
@@ -186,6 +188,7 @@ def deconv(ctx: GraphContext, x: TensorInfo, o: dict[str, Any], where: Where) ->
     dilation = ctx.numbers(o, "d", rank, where)
     padding = tuple((p, p) for p in ctx.numbers(o, "p", rank, where, allow_zero=True))
     extra = ctx.numbers(o, "output_padding", rank, where, allow_zero=True)
+    check_output_padding(ctx, where, extra, stride, dilation)
     groups, out, channels = ctx.number(o, "groups", where), ctx.number(o, "out", where), x.shape[1]
     check_divides(ctx, where, channels, groups, "input channels")
     check_divides(ctx, where, out, groups, "output channels")
@@ -199,6 +202,17 @@ def deconv(ctx: GraphContext, x: TensorInfo, o: dict[str, Any], where: Where) ->
     result = ctx.op("conv_transpose", "deconv", tuple(operands), attrs, where)
     ctx.finish(where.path, result)
     return result
+
+
+def check_output_padding(ctx: GraphContext, where: Where, extra: tuple[Any, ...],
+                         stride: tuple[Any, ...], dilation: tuple[Any, ...]) -> None:
+    """PyTorch's ConvTranspose needs output_padding < stride or < dilation, per axis."""
+    for padding, step, spread in zip(extra, stride, dilation):
+        if proven_at_least(padding, step) and proven_at_least(padding, spread):
+            raise ctx.error(f"'output_padding' {padding} must be smaller than the stride "
+                            f"({step}) or the dilation ({spread})", where, "output_padding",
+                            hint="output_padding only resolves the output size a stride "
+                                 "leaves ambiguous: use 0 … stride − 1")
 
 
 @layer("maskedconv", "PixelCNN masked convolution (type A excludes the centre pixel)",
@@ -381,7 +395,7 @@ def bn(ctx: GraphContext, x: TensorInfo, o: dict[str, Any], where: Where) -> Ten
     ctx.param(where.path, "num_batches_tracked", (), buffer=True)
     out = ctx.op("norm", "bn", (x, weight, bias), {"type": "batch", "stats": False}, where)
     ctx.record(where.path, "bn", rank=max(len(x.shape) - 2, 1), channels=channels,
-               eps=float(o["eps"]))
+               eps=ctx.real(o, "eps", where, positive=True))
     ctx.finish(where.path, out)
     return out
 
@@ -431,7 +445,8 @@ def activation(type_name: str, op_name: str, fn: str | None = None) -> Handler:
 
     def handler(ctx: GraphContext, x: TensorInfo, o: dict[str, Any], where: Where
                 ) -> TensorInfo:
-        ctx.record(where.path, "activation", type=type_name, slope=o.get("slope"))
+        slope = ctx.real(o, "slope", where) if "slope" in o else None
+        ctx.record(where.path, "activation", type=type_name, slope=slope)
         attrs = {"op": op_name, "fn": fn or op_name}
         return simple_module(ctx, where, type_name,
                              ctx.op("activation", op_name, (x,), attrs, where))
@@ -459,9 +474,17 @@ def prelu(ctx: GraphContext, x: TensorInfo, o: dict[str, Any], where: Where) -> 
 
 @layer("softmax", "softmax over channels (or axis 'dim')", dim=1)
 def softmax(ctx: GraphContext, x: TensorInfo, o: dict[str, Any], where: Where) -> TensorInfo:
-    ctx.record(where.path, "softmax", dim=int(o["dim"]))
+    dim, axes = ctx.number(o, "dim", where, positive=False), len(x.shape)
+    if not is_concrete(dim):
+        raise ctx.error(f"'dim' must be a number, found {dim}", where, "dim")
+    if not -axes <= dim < axes:
+        raise ctx.error(f"'dim' {dim} is out of range for an input of {axes} axes, batch "
+                        f"included ({tuple(x.shape[1:])} without it)", where, "dim",
+                        hint=f"use 0 … {axes - 1}, or -{axes} … -1 counting from the end; "
+                             "1 is the channels")
+    ctx.record(where.path, "softmax", dim=dim)
     return simple_module(ctx, where, "Softmax",
-                         ctx.op("softmax", "softmax", (x,), {"dim": int(o["dim"])}, where))
+                         ctx.op("softmax", "softmax", (x,), {"dim": dim}, where))
 
 
 def dropout(type_name: str | None) -> Handler:
@@ -523,6 +546,11 @@ def pedcc(ctx: GraphContext, x: TensorInfo, o: dict[str, Any], where: Where) -> 
     needs_features(ctx, x, where, "pedcc")
     ctx.module(where.path, "PEDCCHead")
     classes = ctx.number(o, "classes", where)
+    if is_concrete(classes) and classes > limits.MAX_PEDCC_CLASSES:
+        raise ctx.error(f"'classes' is {classes}, more than MAX_PEDCC_CLASSES = "
+                        f"{limits.MAX_PEDCC_CLASSES} (building the centroids would take "
+                        "too long)", where, "classes",
+                        hint=limits.limit_hint("MAX_PEDCC_CLASSES"))
     weight = ctx.param(where.path, "weight", (classes, x.shape[-1]), trainable=False)
     result = ctx.op("linear", "pedcc", (x, weight), {}, where)
     ctx.record(where.path, "pedcc", in_features=x.shape[-1], classes=classes)
@@ -558,6 +586,10 @@ def recurrent(mode: str, type_name: str) -> Handler:
         if not is_concrete(layers):
             raise ctx.error("'layers' must be a number", where, "layers")
         directions = 2 if o["bidirectional"] else 1
+        if layers > limits.MAX_REPEAT:
+            raise ctx.error(f"'layers' is {layers}, more than MAX_REPEAT = "
+                            f"{limits.MAX_REPEAT}", where, "layers",
+                            hint=limits.limit_hint("MAX_REPEAT"))
         for index in range(layers):
             layer_in = x.shape[-1] if index == 0 else directions * hidden
             for suffix in ("", "_reverse")[:directions]:

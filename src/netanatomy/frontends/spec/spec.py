@@ -13,10 +13,12 @@ from typing import Any
 
 from netanatomy.errors import SpecError
 from netanatomy.frontends.spec.builder import Scope, walk_layers
-from netanatomy.frontends.spec.context import GraphContext, Where, whole_number
-from netanatomy.frontends.spec.expressions import ExpressionError, evaluate
+from netanatomy.frontends.spec.context import GraphContext, Where
 from netanatomy.frontends.spec.source import LocatedDict, Position, load_yaml
+from netanatomy.frontends.spec.symbols import declared, resolve, used_names
+from netanatomy.frontends.spec.values import proven_negative
 from netanatomy.ir.graph import CaptureInfo, Graph, TensorInfo
+from netanatomy.symbolic import is_concrete
 
 TOP_LEVEL_KEYS = ("name", "description", "input", "symbols", "blocks", "layers")
 
@@ -79,12 +81,12 @@ def input_tensor(ctx: GraphContext, spec: Spec) -> TensorInfo:
     if isinstance(raw, dict) and len(raw) == 1 and next(iter(raw)) in ("tokens", "sequence"):
         layout, raw = next(iter(raw.items()))
     values = raw if isinstance(raw, list) else [raw]
-    try:
-        sizes = tuple(whole_number(evaluate(v, ctx.values)) for v in values)
-    except ExpressionError as error:
-        raise ctx.error(str(error), where, "input") from None
+    if not values:
+        raise ctx.error("the input has no sizes", where, "input",
+                        hint="e.g. input: [3, 224, 224], {tokens: L} or {sequence: [T, F]}")
+    sizes = tuple(ctx.number({"input": v}, "input", where, positive=False) for v in values)
     for size in sizes:
-        if isinstance(size, (int, float)) and size <= 0:
+        if (is_concrete(size) and size <= 0) or proven_negative(size, allow_zero=False):
             raise ctx.error(f"input sizes must be positive, found {list(sizes)}", where, "input")
     expected = {"tokens": 1, "sequence": 2}.get(layout)
     if expected is not None and len(sizes) != expected:
@@ -108,7 +110,8 @@ def spec_context(spec: Spec, overrides: Mapping[str, Any] | None = None
                  ) -> tuple[GraphContext, Graph]:
     """The graph and the context that built it (its ``records`` build the nn.Module)."""
     values = resolve_symbols(spec, overrides or {})
-    ctx = GraphContext(source=spec.source, values=values)
+    ctx = GraphContext(source=spec.source, values=values,
+                       origins=dict(getattr(overrides, "origins", {})))
     ctx.module("", "SpecNetwork")
     x = input_tensor(ctx, spec)
     blocks = spec.document.get("blocks") or {}
@@ -120,7 +123,8 @@ def spec_context(spec: Spec, overrides: Mapping[str, Any] | None = None
     out = walk_layers(ctx, x, spec.document["layers"], "", "layers", scope,
                       spec.document.positions["layers"])
     ctx.finish("", out)
-    notes = tuple(f"{name} = {value}" for name, value in sorted(values.items()))
+    notes = tuple(f"{name} = {value}" for name, value in sorted(values.items())) \
+        + ctx.rounding_notes()
     graph = Graph(nodes=tuple(ctx.nodes), modules=tuple(ctx.modules.values()),
                   params=ctx.params, inputs=(x,), outputs=(out,),
                   capture=CaptureInfo(frontend="spec", device="none", training=False,
@@ -130,13 +134,12 @@ def spec_context(spec: Spec, overrides: Mapping[str, Any] | None = None
 
 
 def resolve_symbols(spec: Spec, overrides: Mapping[str, Any]) -> dict[str, Any]:
-    """Symbol defaults from the spec, then overrides; values may be expressions."""
-    merged: dict[str, Any] = {}
-    raw = {**spec.symbols, **{str(k): v for k, v in overrides.items()}}
-    for name, value in raw.items():
-        try:
-            merged[name] = evaluate(value, merged) if value is not None else None
-        except ExpressionError as error:
-            raise SpecError(f"symbol {name}: {error}", source=spec.source, line=1,
-                            column=1) from None
-    return {k: v for k, v in merged.items() if v is not None}
+    """Symbol defaults from the spec, replaced by ``overrides`` (which must name symbols
+    the spec uses), evaluated in dependency order (see :mod:`.symbols`)."""
+    return resolve(spec.document, spec.source, spec.directory, overrides)
+
+
+def symbol_names(spec: Spec) -> set[str]:
+    """The names ``spec`` declares under ``symbols:`` or writes in an expression."""
+    return set(declared(spec.document, spec.source)) | used_names(spec.document,
+                                                                  spec.directory)

@@ -3,8 +3,10 @@
 The model runs once under a ``TorchDispatchMode`` that records every aten op (so
 functional calls such as ``x + y`` or ``torch.matmul`` are seen), while module hooks say
 which module path ran it. Parameters and buffers are replaced for the call by stand-ins
-on the analysis device (``torch.func.functional_call``): on ``meta`` nothing is allocated,
-and the user's model is never modified (hooks removed, train/eval flags restored).
+on the analysis device (``torch.func.functional_call``): on ``meta`` nothing is allocated.
+The user's model is never modified: the run happens inside the guard of
+:mod:`~netanatomy.frontends.torch.guard` (module attributes, flags, hooks, grads, buffer
+values, parameters an op writes into, the RNGs and global torch settings are restored).
 Activations that autograd saves for backward are measured with saved-tensor hooks.
 """
 
@@ -24,6 +26,13 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from netanatomy.errors import CaptureError
 from netanatomy.frontends.torch.aten import AtenCall, Emit, find_adapter
 from netanatomy.frontends.torch.aten.registry import as_emits, meta_override_for
+from netanatomy.frontends.torch.guard import (
+    ModelGuard,
+    Values,
+    globals_preserved,
+    model_preserved,
+    storage_key,
+)
 from netanatomy.frontends.torch.inputs import InputSpec, make_input
 from netanatomy.frontends.torch.params import (
     build_param_table,
@@ -54,7 +63,8 @@ class OpRecorder(TorchDispatchMode):
         # whose id was reused, which then gets a new info as before.
         self._infos: dict[int, tuple[weakref.ref[torch.Tensor], TensorInfo]] = {}
         self._dtype_names: dict[torch.dtype, str] = {}
-        self._op_cache: dict[Any, tuple[Any, bool, str]] = {}
+        self._op_cache: dict[Any, tuple[Any, bool, str, tuple[tuple[int, str], ...]]] = {}
+        self.guard: ModelGuard | None = None  # told before an op writes into a tensor
         self._decomposing: set[Any] = set()
         self.decomposed: dict[str, int] = {}
         self._ids = itertools.count()
@@ -77,7 +87,9 @@ class OpRecorder(TorchDispatchMode):
     def __torch_dispatch__(self, func: Any, types: Any, args: tuple[Any, ...] = (),
                            kwargs: dict[str, Any] | None = None) -> Any:
         kwargs = kwargs or {}
-        adapter, allocates, _ = self.lookup(func)
+        adapter, allocates, _, written = self.lookup(func)
+        if written and self.guard is not None:
+            self.before_write(written, args, kwargs)
         if adapter is None and func not in self._decomposing:
             decomposition = decomposition_of(func)
             if decomposition is not None:
@@ -87,15 +99,30 @@ class OpRecorder(TorchDispatchMode):
         self.record(func, adapter, allocates, args, kwargs, result)
         return result
 
-    def lookup(self, func: Any) -> tuple[Any, bool, str]:
-        """(adapter or None, whether the op allocates its outputs, its name), cached per
-        op."""
+    def lookup(self, func: Any) -> tuple[Any, bool, str, tuple[tuple[int, str], ...]]:
+        """(adapter or None, whether the op may allocate its outputs, its name, the
+        (position, name) of each argument it writes into), cached per op. An op whose
+        schema marks every output as an alias of an input (views, in-place ops) allocates
+        nothing; the others are checked call by call (:func:`allocates_storage`)."""
         cached = self._op_cache.get(func)
         if cached is None:
-            allocates = not any(r.alias_info is not None for r in func._schema.returns)
-            cached = (find_adapter(func), allocates, str(func))
+            schema = func._schema
+            may_allocate = not any(r.alias_info is not None for r in schema.returns)
+            written = tuple((position, argument.name)
+                            for position, argument in enumerate(schema.arguments)
+                            if argument.alias_info is not None and argument.alias_info.is_write)
+            cached = (find_adapter(func), may_allocate, str(func), written)
             self._op_cache[func] = cached
         return cached
+
+    def before_write(self, written: tuple[tuple[int, str], ...], args: tuple[Any, ...],
+                     kwargs: dict[str, Any]) -> None:
+        """Let the guard copy a model tensor's values before the op writes into it."""
+        assert self.guard is not None
+        for position, name in written:
+            value = args[position] if position < len(args) else kwargs.get(name)
+            for tensor in flatten_tensors(value):
+                self.guard.before_write(tensor)
 
     def decompose(self, func: Any, decomposition: Any, args: tuple[Any, ...],
                   kwargs: dict[str, Any]) -> Any:
@@ -116,13 +143,16 @@ class OpRecorder(TorchDispatchMode):
         self.decomposed[str(func)] = self.decomposed.get(str(func), 0) + 1
         return result
 
-    def record(self, func: Any, adapter: Any, allocates: bool, args: tuple[Any, ...],
+    def record(self, func: Any, adapter: Any, may_allocate: bool, args: tuple[Any, ...],
                kwargs: dict[str, Any], result: Any) -> None:
         info_of = self.info_of
         if isinstance(result, torch.Tensor):  # the common case, without flattening
+            results = [result]
             outputs: tuple[TensorInfo, ...] = (info_of(result),)
         else:
-            outputs = tuple(info_of(t) for t in flatten_tensors(result))
+            results = flatten_tensors(result)
+            outputs = tuple(info_of(t) for t in results)
+        allocates = may_allocate and allocates_storage(results, args, kwargs)
         if adapter is None:
             emits: tuple[Emit, ...] = (Emit(UNKNOWN, tuple(
                 info_of(t) for t in flatten_tensors((args, kwargs)))),)
@@ -136,6 +166,35 @@ class OpRecorder(TorchDispatchMode):
             nodes.append(Node(len(nodes), emit.kind, op, path, emit.inputs,
                               outputs if emit.outputs is None else emit.outputs,
                               complex_marked(emit), allocates))
+
+
+def allocates_storage(results: Sequence[torch.Tensor], args: tuple[Any, ...],
+                      kwargs: Mapping[str, Any]) -> bool:
+    """True when some output lives in a storage none of the op's tensor inputs lives in.
+
+    Schemas do not mark every alias: ``_unsafe_view`` (after the ``mm`` of a ``Linear``
+    on a 3-d input) and ``unsafe_split`` return views without an annotation. Storage
+    identities compare on meta tensors too. Fast path: a lone output whose storage has no
+    other user (its use count is 2: the tensor and the storage object asked) is new."""
+    if not results:
+        return False
+    try:
+        if len(results) == 1 and STORAGE_USE_COUNT(results[0].untyped_storage()._cdata) <= 2:
+            return True
+    except (RuntimeError, NotImplementedError):  # a tensor without storage
+        return True
+    keys = {storage_key(t) for t in results}
+    for tensor in flatten_tensors((args, kwargs)):
+        keys.discard(storage_key(tensor))
+    return bool(keys)
+
+
+def use_count_unknown(cdata: int) -> int:
+    """Stand-in for ``torch._C._storage_Use_Count`` (private) should it go: always check."""
+    return 3
+
+
+STORAGE_USE_COUNT = getattr(torch._C, "_storage_Use_Count", use_count_unknown)
 
 
 def complex_marked(emit: Emit) -> Mapping[str, Any]:
@@ -191,14 +250,6 @@ class SavedTensorMeter:
         return sum(self.bytes_by_storage.values())
 
 
-def storage_key(tensor: torch.Tensor) -> int:
-    """Identity of a tensor's storage (shared by its views)."""
-    try:
-        return int(tensor.untyped_storage()._cdata)
-    except (RuntimeError, NotImplementedError):
-        return id(tensor)
-
-
 def make_stand_in(tensor: torch.Tensor, device: torch.device, is_param: bool) -> torch.Tensor:
     """A tensor like ``tensor`` on ``device``: empty on meta, zeros when materialising a meta
     tensor on a real device, the tensor itself (or a copy) otherwise."""
@@ -232,16 +283,20 @@ def to_device(value: Any, device: torch.device) -> Any:
 
 
 def describe_failure(tracker: ModuleTracker, error: BaseException) -> str:
-    """Say which layer failed, with what input shapes, what it expects, and why."""
+    """Say which layer failed, with what input shapes, what it expects, and why (the hint
+    of :func:`~netanatomy.frontends.torch.failures.failure_hint`)."""
+    from netanatomy.frontends.torch.failures import failure_hint
+
     message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-    if not tracker.stack:
-        return f"the model's forward failed: {message}"
-    call = tracker.stack[-1]
+    call = tracker.stack[-1] if tracker.stack else None
+    hint = failure_hint(call, error)
+    ending = f"{message.rstrip('.')}. {hint}" if hint else message
+    if call is None:
+        return f"the model's forward failed: {ending}"
     shapes = ", ".join("x".join(map(str, s)) or "scalar" for s in call.input_shapes) or "none"
     layer = call.path or "<root>"
     return (f"layer '{layer}' ({type(call.module).__name__}({call.module.extra_repr()})) "
-            f"failed on input shape(s) [{shapes}]: {message}. Check the input shape "
-            "(--input / input_size) against what this layer expects.")
+            f"failed on input shape(s) [{shapes}]: {ending}")
 
 
 @collector_paused()
@@ -264,8 +319,11 @@ def capture(model: nn.Module, args: Sequence[Any], kwargs: Mapping[str, Any], *,
                    for key, names in names_by_object.items()}
     call_args, call_kwargs = to_device(tuple(args), target), to_device(dict(kwargs), target)
     meter = SavedTensorMeter({storage_key(t) for t in stand_ins.values()})
-    with mode_set(model, training), track_modules(model) as tracker:
+    values: Values = "none" if target.type == "meta" else "buffers"  # meta: no values
+    with globals_preserved(), model_preserved(model, values) as guard, \
+            mode_set(model, training), track_modules(model) as tracker:
         recorder = OpRecorder(tracker, param_names)
+        recorder.guard = None if values == "none" else guard  # parameters: copy on write
         tracker.identify = lambda tensor: recorder.info_of(tensor).id
         try:
             with torch.enable_grad(), torch.autograd.graph.saved_tensors_hooks(
@@ -275,6 +333,7 @@ def capture(model: nn.Module, args: Sequence[Any], kwargs: Mapping[str, Any], *,
         except Exception as error:  # the user's forward can raise anything
             raise CaptureError(describe_failure(tracker, error)) from error
         tracker.identify = None  # no tracker <-> recorder cycle: freed without the collector
+        recorder.guard = None
     inputs = tuple(recorder.info_of(t) for t in flatten_tensors((call_args, call_kwargs)))
     notes = tuple(notes) + storage_notes(model) + tuple(
         f"{op} ran as its decomposition ({count}x): its parts are counted"
@@ -296,6 +355,7 @@ def module_infos(model: nn.Module, tracker: ModuleTracker) -> tuple[ModuleInfo, 
         infos.append(ModuleInfo(path=path, type=type(module).__name__,
                                 calls=tracker.calls.get(path, 0), output_shapes=shapes,
                                 output_dtype=dtype, output_bytes=nbytes,
-                                output_ids=tracker.output_ids.get(path, ())))
+                                output_ids=tracker.output_ids.get(path, ()),
+                                call_shapes=tuple(tracker.call_shapes.get(path, ()))))
     return tuple(infos)
 

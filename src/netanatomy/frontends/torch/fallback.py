@@ -41,4 +41,37 @@ def capture_with_fallback(model: Any, args: tuple[Any, ...], kwargs: dict[str, A
                                f"large ({param_bytes / 2**30:.1f} GiB of parameters) to run "
                                "on the CPU instead") from error
         note = f"ran on cpu: meta tensors could not run the model ({error})"
-        return capture(model, args, kwargs, device="cpu", training=training, notes=(note,))
+        params, buffers = meta_tensor_names(model)
+        if params or buffers:
+            note += (f"; the model was built on the meta device, so its {len(params)} "
+                     f"parameter(s) and {len(buffers)} buffer(s) had no values and ran as "
+                     "zeros: branches taken on their values may differ from the real model's")
+        try:
+            return capture(model, args, kwargs, device="cpu", training=training,
+                           notes=(note,))
+        except CaptureError as cpu_error:
+            if not buffers:
+                raise
+            raise CaptureError(zero_filled_failure(cpu_error, error, buffers)) from cpu_error
+
+
+def meta_tensor_names(model: Any) -> tuple[list[str], list[str]]:
+    """Names of the parameters and of the buffers that are on the meta device (no values:
+    a CPU run fills them with zeros)."""
+    return ([name for name, p in model.named_parameters() if p.is_meta],
+            [name for name, b in model.named_buffers() if b.is_meta])
+
+
+def zero_filled_failure(cpu_error: CaptureError, meta_error: CaptureError,
+                        buffers: list[str]) -> str:
+    """The message of a CPU re-run that failed on a model built on meta: its buffers held
+    zeros, which the failure may well come from (strides or sizes kept in buffers)."""
+    shown = ", ".join(buffers[:5]) + (f" and {len(buffers) - 5} more" if len(buffers) > 5
+                                      else "")
+    cause = meta_error.__cause__ or meta_error
+    why = (str(cause).strip().splitlines() or [type(cause).__name__])[0]
+    return (f"{cpu_error} — this may not be about the input: meta tensors could not run "
+            f"the model ({why}), so it was re-run on the CPU, and since it was built on the "
+            f"meta device its buffers ({shown}) were filled with zeros for that run. A model "
+            "that keeps settings (strides, sizes, masks) in buffers needs their real values: "
+            "build it on the CPU (or load its state dict) and analyse it again.")

@@ -74,7 +74,7 @@ def import_location(location: str, target: str) -> Any:
 def instantiate(obj: Any, target: str) -> nn.Module:
     """An nn.Module from an instance, a Module class, or a zero-argument callable."""
     if isinstance(obj, nn.Module):
-        return obj
+        return check_eager(obj, target)
     if not callable(obj):
         raise TargetError(f"{target!r} is a {type(obj).__name__}, not an nn.Module, a Module "
                           "class or a zero-argument function returning one")
@@ -97,4 +97,20 @@ def instantiate(obj: Any, target: str) -> nn.Module:
             from error
     if not isinstance(built, nn.Module):
         raise TargetError(f"{target!r} returned a {type(built).__name__}, not an nn.Module")
-    return built
+    return check_eager(built, target)
+
+
+def check_eager(model: nn.Module, target: str = "the model") -> nn.Module:
+    """``model`` itself when it is an eager module, not a TorchScript one.
+
+    Raises:
+        TargetError: a ``torch.jit.script`` / ``torch.jit.trace`` / ``torch.jit.load``
+            result, which runs no Python forward (no hooks, no aten ops to record).
+    """
+    import torch
+
+    if isinstance(model, (torch.jit.ScriptModule, torch.jit.ScriptFunction)):
+        raise TargetError(f"{target} is a TorchScript module ({type(model).__name__}), which "
+                          "netanatomy cannot trace: pass the eager module (before "
+                          "torch.jit.script/trace), e.g. the nn.Module you scripted")
+    return model

@@ -34,22 +34,26 @@ def collect_tensors(value: Any, found: list[torch.Tensor]) -> None:
 
 @dataclass
 class ModuleCall:
-    """A module currently running: its path, class and the shapes it was called with."""
+    """A module currently running: its path, class and the shapes (and dtypes) of the
+    tensors it was called with."""
 
     path: str
     module: nn.Module
     input_shapes: list[tuple[int, ...]]
+    input_dtypes: tuple[torch.dtype, ...] = ()
 
 
 @dataclass
 class ModuleTracker:
-    """The stack of running modules and, per path, call counts and last output shapes."""
+    """The stack of running modules and, per path, call counts, last output shapes and
+    every call's output shapes (``call_shapes``)."""
 
     stack: list[ModuleCall] = field(default_factory=list)
     calls: dict[str, int] = field(default_factory=dict)
     outputs: dict[str, tuple[tuple[tuple[int, ...], ...], str | None, int]] = field(
         default_factory=dict)
     output_ids: dict[str, tuple[int, ...]] = field(default_factory=dict)
+    call_shapes: dict[str, list[tuple[tuple[int, ...], ...]]] = field(default_factory=dict)
     identify: Callable[[torch.Tensor], int] | None = None
 
     @property
@@ -58,8 +62,9 @@ class ModuleTracker:
         return self.stack[-1].path if self.stack else ""
 
     def enter(self, path: str, module: nn.Module, args: tuple[Any, ...]) -> None:
-        shapes = [tuple(t.shape) for t in flatten_tensors(args)]
-        self.stack.append(ModuleCall(path, module, shapes))
+        tensors = flatten_tensors(args)
+        self.stack.append(ModuleCall(path, module, [tuple(t.shape) for t in tensors],
+                                     tuple(t.dtype for t in tensors)))
 
     def leave(self, path: str, output: Any) -> None:
         if self.stack and self.stack[-1].path == path:
@@ -68,7 +73,13 @@ class ModuleTracker:
         tensors = flatten_tensors(output)
         dtype = str(tensors[0].dtype).removeprefix("torch.") if tensors else None
         nbytes = sum(t.numel() * t.element_size() for t in tensors)
-        self.outputs[path] = (tuple(tuple(t.shape) for t in tensors), dtype, nbytes)
+        shapes = tuple(tuple(t.shape) for t in tensors)
+        self.outputs[path] = (shapes, dtype, nbytes)
+        calls = self.call_shapes.get(path)
+        if calls is None:
+            self.call_shapes[path] = [shapes]
+        else:
+            calls.append(shapes)
         identify = self.identify
         if identify is not None:
             self.output_ids[path] = tuple(identify(t) for t in tensors)
