@@ -8,6 +8,7 @@ from typing import Any
 from netanatomy.errors import CaptureError
 from netanatomy.frontends.torch.capture import capture
 from netanatomy.frontends.torch.params import device_for_packed
+from netanatomy.frontends.torch.tracking import flatten_tensors
 from netanatomy.ir.graph import Graph
 
 CPU_FALLBACK_LIMIT_BYTES = 8 * 2**30
@@ -36,10 +37,15 @@ def capture_with_fallback(model: Any, args: tuple[Any, ...], kwargs: dict[str, A
         if device != "meta" or not is_meta_limitation(error):
             raise
         param_bytes = sum(p.numel() * p.element_size() for p in model.parameters())
-        if param_bytes > CPU_FALLBACK_LIMIT_BYTES:
+        input_bytes = sum(t.numel() * t.element_size()
+                          for t in flatten_tensors((args, kwargs)))
+        if param_bytes + input_bytes > CPU_FALLBACK_LIMIT_BYTES:
             raise CaptureError(f"{error} — the model cannot run on meta tensors and is too "
-                               f"large ({param_bytes / 2**30:.1f} GiB of parameters) to run "
-                               "on the CPU instead") from error
+                               f"large to run on the CPU instead ({param_bytes / 2**30:.1f} "
+                               f"GiB of parameters, {input_bytes / 2**30:.1f} GiB of inputs; "
+                               f"the limit is {CPU_FALLBACK_LIMIT_BYTES / 2**30:.0f} GiB): "
+                               "give a smaller --input, or --device cpu to run it anyway"
+                               ) from error
         note = f"ran on cpu: meta tensors could not run the model ({error})"
         params, buffers = meta_tensor_names(model)
         if params or buffers:
