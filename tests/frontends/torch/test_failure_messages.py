@@ -129,3 +129,13 @@ def test_torchscript_modules_ask_for_the_eager_module(make: object) -> None:
         with pytest.raises(UsageError, match=r"pass the eager module \(before "
                                              r"torch.jit.script/trace\)"):
             call()
+
+
+def test_mixed_dtypes_are_refused_on_meta_as_the_cpu_refuses_them() -> None:
+    # meta kernels of matrix products skip the dtype check the CPU kernel makes
+    layer = nn.Linear(4, 3)
+    with pytest.raises(RuntimeError, match="same dtype"):
+        layer(torch.zeros(2, 4, dtype=torch.float16))
+    with pytest.raises(netanatomy.CaptureError, match=":float32"):
+        netanatomy.analyze(layer, ["2x4:float16"])
+    assert netanatomy.analyze(layer.half(), ["2x4:float16"]).totals.macs == 2 * 4 * 3
