@@ -83,3 +83,21 @@ class ConvBNNet(nn.Module):
         x = F.relu(self.bn1(self.conv1(x)))
         x = F.relu(self.bn2(self.conv2(self.drop(x))))
         return self.head(F.adaptive_avg_pool2d(x, 1).flatten(1))
+
+
+class DigitsCNN(nn.Module):
+    """A small CNN for scikit-learn's 8×8 digits: (N, 1, 8, 8) in [0, 1] → 10 logits.
+
+    Two 3×3 convs with ReLU, a 2×2 max-pool and a linear head (the attribution demo,
+    ``netanatomy attribute --demo``)."""
+
+    def __init__(self, channels: int = 16) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, channels, 3, padding=1)
+        self.conv2 = nn.Conv2d(channels, 2 * channels, 3, padding=1)
+        self.head = nn.Linear(2 * channels * 4 * 4, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = F.relu(self.conv1(x))
+        x = F.max_pool2d(F.relu(self.conv2(x)), 2)
+        return self.head(x.flatten(1))

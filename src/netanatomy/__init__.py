@@ -2,10 +2,13 @@
 
 Public API: :func:`analyze` (PyTorch model → :class:`Report`), :func:`diagnose` (a real
 forward/backward pass → :class:`~netanatomy.diagnostics.result.DiagnoseReport`),
-:func:`lint` (static checks) and the error types.
+:func:`lint` (static checks), :func:`attribute` (attribution maps: saliency, guided
+backpropagation, Grad-CAM, integrated gradients, ...) and the error types.
 Conventions: MAC = multiply + accumulate; FLOPs of linear algebra = 2 × MACs; elementwise
 work (bias adds, norms, activations) is counted apart as ``elementwise_flops``.
 """
+
+from typing import TYPE_CHECKING, Any
 
 from netanatomy.api import analyze, diagnose, lint
 from netanatomy.errors import (
@@ -17,6 +20,9 @@ from netanatomy.errors import (
     UsageError,
 )
 from netanatomy.report import LayerRow, Report, Totals, UncountedOp
+
+if TYPE_CHECKING:
+    from netanatomy.attribution.api import attribute
 
 __version__ = "0.1.0"
 
@@ -32,6 +38,17 @@ __all__ = [
     "UncountedOpsError",
     "UsageError",
     "analyze",
+    "attribute",
     "diagnose",
     "lint",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """``attribute`` is imported on first use: it needs torch, and ``import netanatomy``
+    (the spec path) must not load it."""
+    if name == "attribute":
+        from netanatomy.attribution.api import attribute
+
+        return attribute
+    raise AttributeError(f"module 'netanatomy' has no attribute {name!r}")

@@ -394,6 +394,49 @@ def parse_grid(texts: list[str], fixed: dict[str, str] | None = None) -> Any:
     return grid
 
 @app.command()
+@handled("attribute")
+def attribute(
+    target: Annotated[str | None, typer.Argument(
+        help="Model ('pkg.module:name', 'file.py:name', 'zoo:NAME') returning (N, classes) "
+             "scores; with --demo, default docs/examples/models.py:DigitsCNN.")] = None,
+    image: Annotated[Path | None, typer.Option(
+        "--image", help="An image file (PNG, JPEG, ...): shorter side resized to --size, "
+                        "centre-cropped, ImageNet-normalised.")] = None,
+    size: Annotated[int, typer.Option("--size", help="Image side in pixels.")] = 224,
+    input: Inputs = [],  # noqa: B006
+    method: Annotated[str, typer.Option(
+        "--method", "-m", help="saliency, input_x_gradient, deconvnet, guided, gradcam, "
+                               "guided_gradcam, integrated_gradients, occlusion, "
+                               "deconvnet_projection, or all.")] = "guided",
+    klass: Annotated[int | None, typer.Option(
+        "--target", help="Class to explain (default: each sample's top class).")] = None,
+    layer: Annotated[str | None, typer.Option(
+        "--layer", help="Module path for gradcam, guided_gradcam, deconvnet_projection.")]
+    = None,
+    steps: Annotated[int | None, typer.Option(
+        "--steps", help="Integrated-gradients steps (default 50).")] = None,
+    device: Annotated[str, typer.Option(help="cpu or cuda.")] = "cpu",
+    output: Annotated[Path | None, typer.Option(
+        "--output", "-o", help="Write a PNG grid: the input, then one overlay per method.")]
+    = None,
+    npy: Annotated[Path | None, typer.Option(
+        "--npy", help="Save the maps as NAME-<method>.npy beside this name.")] = None,
+    demo: Annotated[bool, typer.Option(
+        "--demo", help="Train the digits CNN for a few seconds on scikit-learn's 8×8 "
+                       "digits (a private copy), then explain held-out digits.")] = False,
+    format: Format = "table",
+    width: Width = None,
+    debug: Debug = False,
+) -> None:
+    """Attribution maps: which input pixels drove the model's score, by method."""
+    from netanatomy.cli.attribute import AttributeOptions, check_attribute_options, run_attribute
+
+    options = AttributeOptions(target, image, size, input, method, klass, layer, steps, device,
+                               output, npy, demo)
+    check_attribute_options(options)
+    write_result("attribute", format, run_attribute(options), None, None, width)
+
+@app.command()
 def examples() -> None:
     """List the built-in spec catalog (targets 'example:NAME')."""
     from netanatomy import spec

@@ -10,7 +10,14 @@ from __future__ import annotations
 from typing import Any
 
 from netanatomy.errors import UsageError
-from netanatomy.render import compare, diagnose, lint, rf, summary  # noqa: F401  (register)
+from netanatomy.render import (  # noqa: F401  (register)
+    attribution,
+    compare,
+    diagnose,
+    lint,
+    rf,
+    summary,
+)
 from netanatomy.render.registry import Options, Renderer, registered
 
 FORMAT_ORDER = ("table", "json", "csv")
