@@ -31,7 +31,6 @@ import functools
 import json
 import os
 import platform
-import re
 import sys
 import time
 import warnings
@@ -39,6 +38,8 @@ from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
 from typing import Any
+
+import results_file  # bench/ is on sys.path when a bench script runs
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "RESULTS.md"
@@ -243,18 +244,8 @@ def section(result: dict[str, Any], args: argparse.Namespace, elapsed: float,
 
 
 def write_section(lines: list[str]) -> None:
-    """Replace the Attribution speed section of RESULTS.md (up to the next ``## ``) or,
-    when there is none, put it before the raw measurements (or at the end)."""
-    text = RESULTS.read_text() if RESULTS.exists() else "# netanatomy — benchmark results\n"
-    block = "\n".join(lines)
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
-    if pattern.search(text):
-        text = pattern.sub(lambda _: block, text, count=1)
-    elif "\n## Raw measurements" in text:
-        text = text.replace("\n## Raw measurements", "\n" + block + "\n## Raw measurements", 1)
-    else:
-        text = text.rstrip("\n") + "\n\n" + block
-    RESULTS.write_text(text)
+    """Replace this benchmark's section of RESULTS.md."""
+    results_file.write_section(RESULTS, SECTION, lines)
 
 
 def main() -> None:
