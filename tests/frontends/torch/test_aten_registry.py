@@ -89,3 +89,12 @@ def test_a_fused_kernel_emits_several_nodes(scratch_adapters: dict) -> None:
     report = netanatomy.analyze(nn.Linear(3, 4, bias=False), (2, 3))
     assert [n.kind for n in report.graph.nodes].count("matmul") == 2
     assert report.totals.macs == 2 * 3 * 4                        # rows · in · out, unchanged
+
+
+def test_a_meta_check_runs_before_the_meta_kernel_and_is_registered_once(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(registry, "_META_CHECKS", dict(registry._META_CHECKS))
+    with pytest.raises(RuleError, match="aten.mm"):
+        registry.meta_check("mm")(lambda args: None)
+    assert registry.meta_check_for(torch.ops.aten.mm.default) is not None
+    assert registry.meta_check_for(torch.ops.aten.relu.default) is None

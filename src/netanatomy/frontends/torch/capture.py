@@ -25,7 +25,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 
 from netanatomy.errors import CaptureError
 from netanatomy.frontends.torch.aten import AtenCall, Emit, find_adapter
-from netanatomy.frontends.torch.aten.registry import as_emits, meta_override_for
+from netanatomy.frontends.torch.aten.registry import as_emits, meta_check_for, meta_override_for
 from netanatomy.frontends.torch.guard import (
     ModelGuard,
     Values,
@@ -49,6 +49,9 @@ from netanatomy.frontends.torch.tracking import (
 from netanatomy.ir.graph import CaptureInfo, Graph, ModuleInfo, Node, TensorInfo
 from netanatomy.ir.kinds import KINDS, UNKNOWN
 
+MISSING = object()
+"""Marks an op not yet looked up in a per-op cache."""
+
 
 class OpRecorder(TorchDispatchMode):
     """Records each aten op as an IR node attributed to the running module."""
@@ -66,6 +69,7 @@ class OpRecorder(TorchDispatchMode):
         self._op_cache: dict[Any, tuple[Any, bool, str, tuple[tuple[int, str], ...]]] = {}
         self.guard: ModelGuard | None = None  # told before an op writes into a tensor
         self._decomposing: set[Any] = set()
+        self.checks: dict[Any, Any] = {}
         self.decomposed: dict[str, int] = {}
         self._ids = itertools.count()
 
@@ -94,6 +98,11 @@ class OpRecorder(TorchDispatchMode):
             decomposition = decomposition_of(func)
             if decomposition is not None:
                 return self.decompose(func, decomposition, args, kwargs)
+        check = self.checks.get(func, MISSING)
+        if check is MISSING:
+            check = self.checks[func] = meta_check_for(func)
+        if check is not None and args and getattr(args[0], "is_meta", False):
+            check(args)                      # what the real kernel checks, meta skips
         meta_function = meta_override_for(func, args, kwargs)  # a meta kernel too strict
         result = (meta_function or func)(*args, **kwargs)
         self.record(func, adapter, allocates, args, kwargs, result)

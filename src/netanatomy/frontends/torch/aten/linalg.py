@@ -6,7 +6,7 @@ from typing import Any
 
 import torch
 
-from netanatomy.frontends.torch.aten.registry import AtenCall, Emit, aten, meta_override, plain
+from netanatomy.frontends.torch.aten.registry import AtenCall, Emit, aten, meta_check, plain
 
 plain("matmul", ["mm", "bmm", "mv", "dot", "vdot", "matmul"])
 
@@ -38,11 +38,11 @@ DTYPE_NAMES = {torch.float16: "Half", torch.bfloat16: "BFloat16", torch.float32:
 
 
 def same_dtype_check(op: str, positions: tuple[int, ...]) -> Any:
-    """A meta override that refuses operands of different floating dtypes, as the CPU and
-    CUDA kernels do (meta kernels of matrix products skip the check, so an fp16 input into
-    an fp32 layer would be analysed although it cannot run), then runs the meta kernel."""
+    """A meta check refusing operands of different floating dtypes, as the CPU and CUDA
+    kernels do (meta kernels of matrix products skip it, so an fp16 input into an fp32
+    layer would be analysed although it cannot run)."""
 
-    def checked(*args: Any, **kwargs: Any) -> Any:
+    def check(args: tuple[Any, ...]) -> None:
         dtypes = [args[i].dtype for i in positions
                   if i < len(args) and isinstance(args[i], torch.Tensor)
                   and args[i].is_floating_point()]
@@ -50,12 +50,11 @@ def same_dtype_check(op: str, positions: tuple[int, ...]) -> Any:
             first, second = (DTYPE_NAMES.get(d, str(d)) for d in dtypes[:2])
             raise RuntimeError(f"{op}: expected the operands to have the same dtype, but "
                                f"got {first} and {second}")
-        return getattr(torch.ops.aten, op)(*args, **kwargs)
 
-    return checked
+    return check
 
 
 for _name, _positions in {"mm": (0, 1), "bmm": (0, 1), "mv": (0, 1), "dot": (0, 1),
                           "addmm": (0, 1, 2), "baddbmm": (0, 1, 2), "addmv": (0, 1, 2),
                           "convolution": (0, 1, 2)}.items():
-    meta_override(_name)(same_dtype_check(_name, _positions))
+    meta_check(_name)(same_dtype_check(_name, _positions))

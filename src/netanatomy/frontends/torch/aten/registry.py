@@ -191,6 +191,38 @@ def meta_override_for(func: Any, args: tuple[Any, ...],
     return override if tensors and all(t.is_meta for t in tensors) else None
 
 
+MetaCheck = Callable[[tuple[Any, ...]], None]
+_META_CHECKS: dict[str, MetaCheck] = {}
+C = TypeVar("C", bound=MetaCheck)
+
+
+def meta_check(*names: str) -> Callable[[C], C]:
+    """Decorator: a check of the arguments that the meta kernel of ``aten.<name>`` skips
+    but the real kernels make (e.g. matching dtypes); capture calls it with the op's
+    positional arguments before the op runs on meta, and it raises what the real kernel
+    would raise.
+
+    Raises:
+        RuleError: a name has a check already.
+    """
+
+    def register(function: C) -> C:
+        keys = [name if "." in name else f"aten.{name}" for name in names]
+        taken = [key for key in keys if key in _META_CHECKS]
+        if taken or len(set(keys)) != len(keys):
+            raise RuleError(f"aten op {(taken or keys)[0]!r} already has a meta check")
+        for key in keys:
+            _META_CHECKS[key] = function
+        return function
+
+    return register
+
+
+def meta_check_for(func: Any) -> MetaCheck | None:
+    """The meta check of ``func`` (by packet name), or None."""
+    return _META_CHECKS.get(str(func.overloadpacket))
+
+
 def as_emits(emitted: Emitted) -> tuple[Emit, ...]:
     """An adapter's result as a tuple of nodes."""
     return (emitted,) if isinstance(emitted, Emit) else tuple(emitted)
