@@ -92,13 +92,28 @@ def register_adapter(names: str | Iterable[str], adapter: Adapter) -> None:
     Raises:
         RuleError: a name has an adapter already, or is given twice.
     """
-    keys = [names] if isinstance(names, str) else list(names)
-    taken = [key for key in keys if key in _ADAPTERS]
+    register_unique(_ADAPTERS, [names] if isinstance(names, str) else list(names), adapter,
+                    "an adapter")
+
+
+def register_unique(table: dict[str, Any], keys: list[str], value: Any, what: str) -> None:
+    """Put ``value`` in ``table`` under each key, refusing the whole registration (the table
+    stays unchanged) when a key is taken or given twice.
+
+    Raises:
+        RuleError: naming the key and ``what`` it already has.
+    """
+    taken = [key for key in keys if key in table]
     taken += [key for key in set(keys) if keys.count(key) > 1]
-    if taken:  # refuse the whole registration: the registry stays unchanged
-        raise RuleError(f"aten op {taken[0]!r} already has an adapter")
+    if taken:
+        raise RuleError(f"aten op {taken[0]!r} already has {what}")
     for key in keys:
-        _ADAPTERS[key] = adapter
+        table[key] = value
+
+
+def op_keys(names: tuple[str, ...]) -> list[str]:
+    """``"mm"`` → ``"aten.mm"``; a name with a namespace (``"mylib.op"``) as it is."""
+    return [name if "." in name else f"aten.{name}" for name in names]
 
 
 def aten(*names: str) -> Callable[[A], A]:
@@ -106,7 +121,7 @@ def aten(*names: str) -> Callable[[A], A]:
     namespace, ``"mylib.op"``, is taken as it is)."""
 
     def register(adapter: A) -> A:
-        register_adapter([name if "." in name else f"aten.{name}" for name in names], adapter)
+        register_adapter(op_keys(names), adapter)
         return adapter
 
     return register
@@ -165,12 +180,7 @@ def meta_override(*names: str) -> Callable[[M], M]:
     """
 
     def register(function: M) -> M:
-        keys = [name if "." in name else f"aten.{name}" for name in names]
-        taken = [key for key in keys if key in _META_OVERRIDES]
-        if taken or len(set(keys)) != len(keys):
-            raise RuleError(f"aten op {(taken or keys)[0]!r} already has a meta override")
-        for key in keys:
-            _META_OVERRIDES[key] = function
+        register_unique(_META_OVERRIDES, op_keys(names), function, "a meta override")
         return function
 
     return register
@@ -207,12 +217,7 @@ def meta_check(*names: str) -> Callable[[C], C]:
     """
 
     def register(function: C) -> C:
-        keys = [name if "." in name else f"aten.{name}" for name in names]
-        taken = [key for key in keys if key in _META_CHECKS]
-        if taken or len(set(keys)) != len(keys):
-            raise RuleError(f"aten op {(taken or keys)[0]!r} already has a meta check")
-        for key in keys:
-            _META_CHECKS[key] = function
+        register_unique(_META_CHECKS, op_keys(names), function, "a meta check")
         return function
 
     return register
