@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from netanatomy.errors import InputSpecError, UncountedOpsError, UsageError
+from netanatomy.errors import UncountedOpsError, UsageError
 from netanatomy.report import Report
 
 __all__ = ["analyze", "diagnose", "lint"]
@@ -76,7 +76,7 @@ def resolve_inputs(input_size: Any, example_inputs: Any,
     """Positional and keyword inputs as meta-ready tensors (specs become empty tensors)."""
     import torch
 
-    from netanatomy.frontends.torch.inputs import InputSpec, make_input, parse_input_arg
+    from netanatomy.frontends.torch.inputs import InputSpec, make_input, parse_input_args
 
     if (input_size is None) == (example_inputs is None):
         raise UsageError("give exactly one of input_size= or example_inputs=")
@@ -92,23 +92,7 @@ def resolve_inputs(input_size: Any, example_inputs: Any,
     if isinstance(input_size, (str, InputSpec)) or (
             isinstance(input_size, Sequence) and all(isinstance(s, int) for s in input_size)):
         input_size = [input_size]
-    specs, named = [], {}
-    for entry in input_size:
-        if isinstance(entry, InputSpec):
-            specs.append(entry)
-        elif isinstance(entry, str):
-            name, spec = parse_input_arg(entry)
-            if name is None:
-                specs.append(spec)
-            elif name in named:
-                raise InputSpecError(f"keyword input {name!r} is given twice")
-            else:
-                named[name] = spec
-        elif isinstance(entry, Sequence) and all(isinstance(s, int) and s > 0 for s in entry):
-            specs.append(InputSpec(tuple(entry), dtype or torch.float32))
-        else:
-            raise InputSpecError(f"bad input_size entry {entry!r}: expected a tuple of "
-                                 "positive ints or a 'SHAPE[:dtype]' string")
+    specs, named = parse_input_args(input_size, dtype)
     return (tuple(make_input(spec, "meta") for spec in specs),
             {name: make_input(spec, "meta") for name, spec in named.items()})
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
@@ -107,23 +108,33 @@ def parse_input_arg(text: str) -> tuple[str | None, InputSpec]:
     return name, parse_input_spec(spec)
 
 
-def parse_input_args(texts: Sequence[str]) -> tuple[list[InputSpec], dict[str, InputSpec]]:
-    """Positional specs in order and keyword specs by name, from ``--input`` texts in any
-    mix.
+def parse_input_args(entries: Sequence[Any], dtype: torch.dtype | None = None
+                     ) -> tuple[list[InputSpec], dict[str, InputSpec]]:
+    """Positional specs in order and keyword specs by name, from ``--input`` texts
+    (``"SHAPE[:dtype]"`` or ``"NAME=SHAPE[:dtype]"``) in any mix; from Python also
+    InputSpecs and tuples of positive ints (inputs of ``dtype``, default float32).
 
     Raises:
         InputSpecError: a bad entry, or a keyword given twice.
     """
     positional: list[InputSpec] = []
     keyword: dict[str, InputSpec] = {}
-    for text in texts:
-        name, spec = parse_input_arg(text)
-        if name is None:
-            positional.append(spec)
-        elif name in keyword:
-            raise InputSpecError(f"keyword input {name!r} is given twice ({shown(text)})")
+    for entry in entries:
+        if isinstance(entry, InputSpec):
+            positional.append(entry)
+        elif isinstance(entry, str):
+            name, spec = parse_input_arg(entry)
+            if name is None:
+                positional.append(spec)
+            elif name in keyword:
+                raise InputSpecError(f"keyword input {name!r} is given twice ({shown(entry)})")
+            else:
+                keyword[name] = spec
+        elif isinstance(entry, Sequence) and all(isinstance(s, int) and s > 0 for s in entry):
+            positional.append(InputSpec(tuple(entry), dtype or torch.float32))
         else:
-            keyword[name] = spec
+            raise InputSpecError(f"bad input_size entry {entry!r}: expected a tuple of "
+                                 "positive ints or a 'SHAPE[:dtype]' string")
     return positional, keyword
 
 
