@@ -105,6 +105,7 @@ def resolve_target(target: str, inputs: list[str]) -> tuple[Any, list[str]]:
                          "several inputs")
     return model, inputs
 
+
 @app.command()
 @handled("rf")
 def rf(
@@ -181,6 +182,7 @@ def load_for_diagnosis(target: str, inputs: list[str],
         dtype = spec.input_dtype(target, assignments)
         inputs = ["x".join(map(str, (8, *shape))) + f":{dtype}"]
     return model, inputs
+
 
 @app.command()
 @handled("diagnose")
