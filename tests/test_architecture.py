@@ -21,7 +21,7 @@ SOURCE = Path(netanatomy.__file__).parent
 PACKAGE = "netanatomy"
 
 TORCH_MODULES = ("netanatomy.frontends.torch", "netanatomy.diagnostics", "netanatomy.layers",
-                 "netanatomy.api", "netanatomy.attribution")
+                 "netanatomy.api", "netanatomy.attribution", "netanatomy.lab")
 """Modules (and packages, with everything below them) that may import torch."""
 
 LAYERS = ("ir", "rules", "analysis", "render", "cli")

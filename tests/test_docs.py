@@ -14,7 +14,7 @@ from netanatomy.cli.main import app
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 DOCS = [README] + [path.read_text(encoding="utf-8")
-                   for path in sorted((ROOT / "docs").glob("*.md"))]
+                   for path in sorted((ROOT / "docs").rglob("*.md"))]
 
 
 def blocks(language: str) -> list[str]:

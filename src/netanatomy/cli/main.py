@@ -439,6 +439,106 @@ def attribute(
     write_result("attribute", format, run_attribute(options), None, None, width)
 
 @app.command()
+@handled("matrix")
+def matrix(
+    kind: Annotated[str, typer.Argument(
+        help="conv1d, conv2d, conv-transpose1d, conv-transpose2d, avg-pool1d, avg-pool2d, "
+             "max-pool1d, max-pool2d or dilated.")],
+    size: Annotated[str | None, typer.Option(
+        "--input", help="Input size, e.g. 3x3 (2-D) or 5 (1-D); default: the course's "
+                        "setting of the kind.")] = None,
+    kernel: Annotated[str | None, typer.Option(
+        "--kernel", help="Kernel (window) size, e.g. 2x2 or 3.")] = None,
+    stride: Annotated[str | None, typer.Option("--stride", help="Stride, e.g. 1 or 2x1 "
+                                               "(pooling: the window).")] = None,
+    padding: Annotated[str | None, typer.Option("--padding", help="Zero padding per side "
+                                                "(default 0).")] = None,
+    dilation: Annotated[str | None, typer.Option("--dilation", help="Dilation (default 1; "
+                                                 "dilated: 2).")] = None,
+    output_padding: Annotated[str | None, typer.Option(
+        "--output-padding", help="Transposed conv: extra output rows/columns (below the "
+                                 "stride or the dilation).")] = None,
+    in_channels: Annotated[int | None, typer.Option("--in-channels")] = None,
+    out_channels: Annotated[int | None, typer.Option("--out-channels")] = None,
+    symbolic: Annotated[bool | None, typer.Option(
+        "--symbolic/--numbers", help="Entries w_11 … (default) or numbers: the weights "
+                                     "1, 2, 3 … or --weights.")] = None,
+    weights: Annotated[str | None, typer.Option(
+        "--weights", help="Kernel weights, row-major over (out, in, rows, columns), e.g. "
+                          "1,2,3,4.")] = None,
+    values: Annotated[str | None, typer.Option(
+        "--values", help="Max pooling: the input, row-major (default: a seeded shuffle of "
+                         "1 … N).")] = None,
+    kronecker: Annotated[bool, typer.Option(
+        "--kronecker", help="Dilated: show K, the selector S, K ⊗ S and the crop.")] = False,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the check's random input "
+                                      "(and of a max-pool input).")] = 0,
+    format: Format = "table",
+    output: Output = None,
+    debug: Debug = False,
+) -> None:
+    """An operator as a matrix (conv as A, transposed conv as Aᵀ, pooling, the dilated
+    kernel as K ⊗ S), checked against torch's op; -o FILE.npy writes the numeric matrix."""
+    from netanatomy.cli.matrix import MatrixOptions, build_matrix, write_npy
+
+    result = build_matrix(MatrixOptions(kind, size, kernel, stride, padding, dilation,
+                                        output_padding, in_channels, out_channels, symbolic,
+                                        weights, values, kronecker, seed))
+    if output is not None and output.suffix.lower() == ".npy":
+        write_npy(result, output)
+        typer.echo(f"wrote {output}", err=True)
+    else:
+        write_result("matrix", format, result, output)
+    if not result.check_passed:
+        typer.echo(f"error: the {kind} matrix does not match torch's op", err=True)
+        raise typer.Exit(1)
+
+
+@app.command()
+@handled("lab")
+def lab(
+    name: Annotated[str | None, typer.Argument(
+        help="Experiment to run (leave out to list them, grouped by topic).")] = None,
+    all: Annotated[bool, typer.Option("--all", help="Run every experiment.")] = False,
+    topic: Annotated[str | None, typer.Option(
+        "--topic", help="Run every experiment of this topic.")] = None,
+    param: Annotated[list[str], typer.Option(
+        "--param", "-p", help="Change a parameter of the experiment: KEY=VALUE (repeatable; "
+                              "`netanatomy lab --format json` lists them).")] = [],  # noqa: B006
+    out_dir: Annotated[Path | None, typer.Option(
+        "--output", "-o", help="Folder for the figures (NAME.png) and summary.json "
+                               "(default: a netanatomy-lab folder in the temp directory).")]
+    = None,
+    format: Format = "table",
+    width: Width = None,
+    debug: Debug = False,
+) -> None:
+    """The lab: the course's derivations and claims, run and checked, a figure each (exit 1
+    when a claim does not hold)."""
+    from netanatomy.cli.lab import run_lab
+
+    result = run_lab(name, all, topic, param, out_dir)
+    write_result("lab", format, result, None, None, width)
+    if not getattr(result, "passed", True):
+        raise typer.Exit(1)
+
+
+@app.command()
+@handled("devices")
+def devices(
+    format: Format = "table",
+    output: Output = None,
+    width: Width = None,
+    debug: Debug = False,
+) -> None:
+    """List the hardware table: memory, bandwidth and dense peaks per dtype, with the
+    datasheet each comes from (docs/hardware.md)."""
+    from netanatomy.hardware import devices as table
+
+    write_result("devices", format, table(), output, None, width)
+
+
+@app.command()
 def examples() -> None:
     """List the built-in spec catalog (targets 'example:NAME')."""
     from netanatomy import spec

@@ -13,8 +13,11 @@ from netanatomy.errors import UsageError
 from netanatomy.render import (  # noqa: F401  (register)
     attribution,
     compare,
+    devices,
     diagnose,
+    lab,
     lint,
+    matrix,
     rf,
     summary,
 )

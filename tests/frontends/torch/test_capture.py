@@ -108,6 +108,33 @@ def test_user_model_is_left_unchanged(mlp: nn.Module) -> None:
         assert torch.equal(tensor, before[name])
 
 
+class SwapsItsWeight(nn.Module):
+    """A forward that swaps a parameter's data and writes into a buffer."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = nn.Linear(4, 4)
+        self.register_buffer("count", torch.zeros(()))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.fc.weight.data = self.fc.weight.data.double()[:2]
+        self.count.add_(1)
+        return x.double() @ self.fc.weight.t()
+
+
+def test_a_meta_model_is_left_unchanged_when_its_forward_swaps_data() -> None:
+    # meta parameters are captured directly (no stand-ins); the guard puts a swapped
+    # ``.data`` back, and the buffer, which has a stand-in, keeps its version
+    with torch.device("meta"):
+        model = SwapsItsWeight()
+    weight, versions = model.fc.weight, model.count._version
+    report = netanatomy.analyze(model, (3, 4))
+    assert model.fc.weight is weight and weight.is_meta
+    assert weight.dtype == torch.float32 and weight.shape == (4, 4)
+    assert model.count._version == versions
+    assert report.totals.macs == 3 * 4 * 2                   # the forward's own 2 outputs
+
+
 def test_eval_by_default_and_train_mode_on_request() -> None:
     model = nn.Sequential(nn.Linear(4, 4), nn.Dropout(0.5))
     eval_ops = {n.kind for n in netanatomy.analyze(model, (2, 4)).graph.nodes}

@@ -17,7 +17,7 @@ import itertools
 import weakref
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 from torch import nn
@@ -25,7 +25,12 @@ from torch.utils._python_dispatch import TorchDispatchMode
 
 from netanatomy.errors import CaptureError
 from netanatomy.frontends.torch.aten import AtenCall, Emit, find_adapter
-from netanatomy.frontends.torch.aten.registry import as_emits, meta_check_for, meta_override_for
+from netanatomy.frontends.torch.aten.registry import (
+    all_on_meta,
+    as_emits,
+    meta_check_for,
+    meta_override_of,
+)
 from netanatomy.frontends.torch.guard import (
     ModelGuard,
     Values,
@@ -49,8 +54,17 @@ from netanatomy.frontends.torch.tracking import (
 from netanatomy.ir.graph import CaptureInfo, Graph, ModuleInfo, Node, TensorInfo
 from netanatomy.ir.kinds import KINDS, UNKNOWN
 
-MISSING = object()
-"""Marks an op not yet looked up in a per-op cache."""
+
+class OpFacts(NamedTuple):
+    """What capture needs to know of one aten op overload, looked up once per capture."""
+
+    adapter: Any                 # the adapter, or None (uncounted unless decomposed)
+    may_allocate: bool           # False: the schema marks every output as an alias
+    name: str                    # "aten.mm.default"
+    written: tuple[tuple[int, str], ...]  # (position, name) of each argument written into
+    check: Any                   # the meta check, or None
+    override: Any                # the meta override, or None
+    decomposition: Any           # the registered decomposition, or None
 
 
 class OpRecorder(TorchDispatchMode):
@@ -66,12 +80,18 @@ class OpRecorder(TorchDispatchMode):
         # whose id was reused, which then gets a new info as before.
         self._infos: dict[int, tuple[weakref.ref[torch.Tensor], TensorInfo]] = {}
         self._dtype_names: dict[torch.dtype, str] = {}
-        self._op_cache: dict[Any, tuple[Any, bool, str, tuple[tuple[int, str], ...]]] = {}
+        self._facts: dict[int, OpFacts] = {}  # by id(func): OpOverload hashes in Python
         self.guard: ModelGuard | None = None  # told before an op writes into a tensor
         self._decomposing: set[Any] = set()
-        self.checks: dict[Any, Any] = {}
         self.decomposed: dict[str, int] = {}
         self._ids = itertools.count()
+
+    @classmethod
+    def _should_skip_dynamo(cls) -> bool:
+        """No ``torch._disable_dynamo`` wrapper around every op's ``__torch_dispatch__``
+        (TorchDispatchMode adds one per subclass): a capture runs eagerly, and that
+        wrapper alone cost a tenth of a Llama-70B capture."""
+        return False
 
     def info_of(self, tensor: torch.Tensor) -> TensorInfo:
         """The TensorInfo of ``tensor``, created on first sight."""
@@ -91,38 +111,38 @@ class OpRecorder(TorchDispatchMode):
     def __torch_dispatch__(self, func: Any, types: Any, args: tuple[Any, ...] = (),
                            kwargs: dict[str, Any] | None = None) -> Any:
         kwargs = kwargs or {}
-        adapter, allocates, _, written = self.lookup(func)
-        if written and self.guard is not None:
-            self.before_write(written, args, kwargs)
-        if adapter is None and func not in self._decomposing:
-            decomposition = decomposition_of(func)
-            if decomposition is not None:
-                return self.decompose(func, decomposition, args, kwargs)
-        check = self.checks.get(func, MISSING)
-        if check is MISSING:
-            check = self.checks[func] = meta_check_for(func)
-        if check is not None and args and getattr(args[0], "is_meta", False):
-            check(args)                      # what the real kernel checks, meta skips
-        meta_function = meta_override_for(func, args, kwargs)  # a meta kernel too strict
-        result = (meta_function or func)(*args, **kwargs)
-        self.record(func, adapter, allocates, args, kwargs, result)
+        facts = self._facts.get(id(func))
+        if facts is None:
+            facts = self.lookup(func)
+        if facts.written and self.guard is not None:
+            self.before_write(facts.written, args, kwargs)
+        if facts.decomposition is not None and func not in self._decomposing:
+            return self.decompose(func, facts.decomposition, args, kwargs)
+        if facts.check is not None and args and getattr(args[0], "is_meta", False):
+            facts.check(args)                # what the real kernel checks, meta skips
+        run = func
+        if facts.override is not None and all_on_meta(args, kwargs):
+            run = facts.override             # a meta kernel too strict for valid inputs
+        result = run(*args, **kwargs)
+        self.record(func, facts, args, kwargs, result)
         return result
 
-    def lookup(self, func: Any) -> tuple[Any, bool, str, tuple[tuple[int, str], ...]]:
-        """(adapter or None, whether the op may allocate its outputs, its name, the
-        (position, name) of each argument it writes into), cached per op. An op whose
-        schema marks every output as an alias of an input (views, in-place ops) allocates
-        nothing; the others are checked call by call (:func:`allocates_storage`)."""
-        cached = self._op_cache.get(func)
-        if cached is None:
-            schema = func._schema
-            may_allocate = not any(r.alias_info is not None for r in schema.returns)
-            written = tuple((position, argument.name)
-                            for position, argument in enumerate(schema.arguments)
-                            if argument.alias_info is not None and argument.alias_info.is_write)
-            cached = (find_adapter(func), may_allocate, str(func), written)
-            self._op_cache[func] = cached
-        return cached
+    def lookup(self, func: Any) -> OpFacts:
+        """The :class:`OpFacts` of ``func``, cached. An op whose schema marks every output
+        as an alias of an input (views, in-place ops) allocates nothing; the others are
+        checked call by call (:func:`allocates_storage`). Only ops without an adapter are
+        decomposed."""
+        schema = func._schema
+        may_allocate = not any(r.alias_info is not None for r in schema.returns)
+        written = tuple((position, argument.name)
+                        for position, argument in enumerate(schema.arguments)
+                        if argument.alias_info is not None and argument.alias_info.is_write)
+        adapter = find_adapter(func)
+        facts = OpFacts(adapter, may_allocate, str(func), written, meta_check_for(func),
+                        meta_override_of(func),
+                        decomposition_of(func) if adapter is None else None)
+        self._facts[id(func)] = facts
+        return facts
 
     def before_write(self, written: tuple[tuple[int, str], ...], args: tuple[Any, ...],
                      kwargs: dict[str, Any]) -> None:
@@ -145,14 +165,14 @@ class OpRecorder(TorchDispatchMode):
         except Exception:  # a decomposition that cannot run here: the op stays uncounted
             del self.nodes[recorded:]
             result = func(*args, **kwargs)
-            self.record(func, None, self.lookup(func)[1], args, kwargs, result)
+            self.record(func, self._facts[id(func)], args, kwargs, result)
             return result
         finally:
             self._decomposing.discard(func)
         self.decomposed[str(func)] = self.decomposed.get(str(func), 0) + 1
         return result
 
-    def record(self, func: Any, adapter: Any, may_allocate: bool, args: tuple[Any, ...],
+    def record(self, func: Any, facts: OpFacts, args: tuple[Any, ...],
                kwargs: dict[str, Any], result: Any) -> None:
         info_of = self.info_of
         if isinstance(result, torch.Tensor):  # the common case, without flattening
@@ -161,14 +181,15 @@ class OpRecorder(TorchDispatchMode):
         else:
             results = flatten_tensors(result)
             outputs = tuple(info_of(t) for t in results)
-        allocates = may_allocate and allocates_storage(results, args, kwargs)
+        allocates = facts.may_allocate and allocates_storage(results, args, kwargs)
+        adapter = facts.adapter
         if adapter is None:
             emits: tuple[Emit, ...] = (Emit(UNKNOWN, tuple(
                 info_of(t) for t in flatten_tensors((args, kwargs)))),)
         else:
             emitted = adapter(AtenCall(func, args, kwargs, info_of, outputs))
             emits = (emitted,) if isinstance(emitted, Emit) else as_emits(emitted)
-        op = self.lookup(func)[2]
+        op = facts.name
         path = self.tracker.current_path
         nodes = self.nodes
         for emit in emits:  # Node(index, kind, op, path, inputs, outputs, attrs, allocates)
@@ -209,7 +230,8 @@ STORAGE_USE_COUNT = getattr(torch._C, "_storage_Use_Count", use_count_unknown)
 def complex_marked(emit: Emit) -> Mapping[str, Any]:
     """The node's attrs, with ``complex=True`` for a linear-algebra node over complex
     operands: its rule counts 4 real MACs per complex multiply-accumulate."""
-    if KINDS.get(emit.kind) is None or KINDS[emit.kind].group != "linear_algebra" or not any(
+    kind = KINDS.get(emit.kind)
+    if kind is None or kind.group != "linear_algebra" or not any(
             t.dtype.startswith("complex") for t in emit.inputs):
         return emit.attrs
     return {**emit.attrs, "complex": True}
@@ -320,9 +342,15 @@ def capture(model: nn.Module, args: Sequence[Any], kwargs: Mapping[str, Any], *,
     params, names_by_object = build_param_table(model)
     buffer_ids = {id(b) for b in model.buffers()}
     originals = {id(t): t for t in list(model.parameters()) + list(model.buffers())}
-    stand_ins = {key: make_stand_in(t, target, key not in buffer_ids)
+    # A meta parameter captured on meta is its own stand-in: there are no values to
+    # protect, and swapping hundreds of them in and out is a tenth of a large capture.
+    # Buffers (which a forward may write into) always get one.
+    kept = {key for key, t in originals.items()
+            if target.type == "meta" and t.is_meta and key not in buffer_ids}
+    stand_ins = {key: t if key in kept else make_stand_in(t, target, key not in buffer_ids)
                  for key, t in originals.items()}
-    by_name = {name: stand_ins[key] for key, names in names_by_object.items() for name in names}
+    by_name = {name: stand_ins[key] for key, names in names_by_object.items()
+               if key not in kept for name in names}
     counted_as = canonical_names(params)          # same-storage sharers → counted name
     param_names = {id(stand_ins[key]): counted_as.get(names[0], names[0])
                    for key, names in names_by_object.items()}

@@ -56,8 +56,7 @@ def global_restorers(cuda_devices: Sequence[int] = ()) -> list[Restore]:
         lambda: torch.set_grad_enabled(grad),
         lambda: torch.set_default_dtype(dtype),
         lambda: restore_threads(threads),
-        lambda: torch.use_deterministic_algorithms(deterministic[0],
-                                                   warn_only=deterministic[1]),
+        lambda: restore_determinism(*deterministic),
     ]
     if torch.cuda.is_available() and torch.cuda.is_initialized():
         cuda = torch.cuda.get_rng_state_all()
@@ -71,6 +70,14 @@ def global_restorers(cuda_devices: Sequence[int] = ()) -> list[Restore]:
         numpy_state = numpy.random.get_state()
         restorers.append(lambda: numpy.random.set_state(numpy_state))
     return restorers
+
+
+def restore_determinism(mode: bool, warn_only: bool) -> None:
+    """Set the deterministic-algorithms flag back, only when it changed (setting it imports
+    torch._inductor, a second or more)."""
+    if (torch.are_deterministic_algorithms_enabled(),
+            torch.is_deterministic_algorithms_warn_only_enabled()) != (mode, warn_only):
+        torch.use_deterministic_algorithms(mode, warn_only=warn_only)
 
 
 def restore_threads(threads: int) -> None:
@@ -164,6 +171,9 @@ class ModelGuard:
         buffers = {id(b): b for b in model.buffers() if id(b) not in params}
         self.tensors = [*params.values(), *buffers.values()]
         self.flags = [(t, t.requires_grad, t.grad) for t in self.tensors if t.is_leaf]
+        # meta tensors a capture runs with directly: an alias of what they hold now, put
+        # back should a forward swap it (``param.data = ...``); nothing is allocated
+        self.meta_data = [(t, t.data) for t in self.tensors if t.is_meta]
         self.saved: dict[int, tuple[torch.Tensor, torch.Tensor, int]] = {}
         self.by_storage: dict[int, list[torch.Tensor]] = {}
         for tensor in self.tensors:
@@ -192,6 +202,10 @@ class ModelGuard:
                 # untouched tensors keep their version counter (autograd checks it)
                 if tensor._version != version or not torch.equal(tensor, values):
                     tensor.copy_(values)
+        for tensor, data in self.meta_data:
+            if (tensor.dtype, tensor.shape, tensor.stride()) != (data.dtype, data.shape,
+                                                                  data.stride()):
+                tensor.data = data
         for tensor, requires_grad, grad in self.flags:
             if tensor.requires_grad != requires_grad:
                 tensor.requires_grad_(requires_grad)

@@ -107,7 +107,8 @@ def mode_set(model: nn.Module, training: bool) -> Iterator[None]:
     """Put every submodule in train or eval mode, and restore each one's own flag on exit."""
     saved = [(module, module.training) for module in model.modules()]
     try:
-        model.train(training)
+        if any(was_training is not training for _, was_training in saved):
+            model.train(training)    # (a model already in that mode is left untouched)
         yield
     finally:
         for module, was_training in saved:

@@ -162,8 +162,6 @@ MetaFunction = Callable[..., Any]
 """Computes an op's outputs as empty meta tensors from its (meta) arguments."""
 
 _META_OVERRIDES: dict[str, MetaFunction] = {}
-_PACKET_NAMES: dict[Any, str] = {}
-"""``str(func.overloadpacket)`` per op overload, asked once per aten call."""
 
 M = TypeVar("M", bound=MetaFunction)
 
@@ -186,19 +184,25 @@ def meta_override(*names: str) -> Callable[[M], M]:
     return register
 
 
-def meta_override_for(func: Any, args: tuple[Any, ...],
-                      kwargs: Mapping[str, Any]) -> MetaFunction | None:
-    """The meta override of ``func`` when it has one and every tensor argument is on meta."""
-    packet = _PACKET_NAMES.get(func)
-    if packet is None:
-        packet = _PACKET_NAMES[func] = str(func.overloadpacket)
-    override = _META_OVERRIDES.get(packet)
-    if override is None:
-        return None
+def meta_override_of(func: Any) -> MetaFunction | None:
+    """The meta override registered for ``func`` (by packet name), or None."""
+    return _META_OVERRIDES.get(str(func.overloadpacket))
+
+
+def all_on_meta(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> bool:
+    """True when the call has tensor arguments (one level of lists unpacked) and every one
+    is on meta."""
     values = [*args, *kwargs.values()]
     values += [v for value in values if isinstance(value, (list, tuple)) for v in value]
     tensors = [value for value in values if isinstance(value, torch.Tensor)]
-    return override if tensors and all(t.is_meta for t in tensors) else None
+    return bool(tensors) and all(t.is_meta for t in tensors)
+
+
+def meta_override_for(func: Any, args: tuple[Any, ...],
+                      kwargs: Mapping[str, Any]) -> MetaFunction | None:
+    """The meta override of ``func`` when it has one and every tensor argument is on meta."""
+    override = meta_override_of(func)
+    return override if override is not None and all_on_meta(args, kwargs) else None
 
 
 MetaCheck = Callable[[tuple[Any, ...]], None]
