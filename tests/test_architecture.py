@@ -21,7 +21,8 @@ SOURCE = Path(netanatomy.__file__).parent
 PACKAGE = "netanatomy"
 
 TORCH_MODULES = ("netanatomy.frontends.torch", "netanatomy.diagnostics", "netanatomy.layers",
-                 "netanatomy.api", "netanatomy.attribution", "netanatomy.lab")
+                 "netanatomy.api", "netanatomy.attribution", "netanatomy.lab",
+                 "netanatomy.training_api", "netanatomy.inference_api")
 """Modules (and packages, with everything below them) that may import torch."""
 
 LAYERS = ("ir", "rules", "analysis", "render", "cli")

@@ -23,6 +23,9 @@ from netanatomy.report import LayerRow, Report, Totals, UncountedOp
 
 if TYPE_CHECKING:
     from netanatomy.attribution.api import attribute
+    from netanatomy.diagnostics.profile import profile
+    from netanatomy.inference_api import inference
+    from netanatomy.training_api import training
 
 __version__ = "0.1.0"
 
@@ -40,15 +43,31 @@ __all__ = [
     "analyze",
     "attribute",
     "diagnose",
+    "inference",
     "lint",
+    "profile",
+    "training",
 ]
 
 
 def __getattr__(name: str) -> Any:
-    """``attribute`` is imported on first use: it needs torch, and ``import netanatomy``
-    (the spec path) must not load it."""
+    """``attribute``, ``profile`` and the other torch-backed entry points are imported on
+    first use: they need torch, and ``import netanatomy`` (the spec path) must not load
+    it."""
     if name == "attribute":
         from netanatomy.attribution.api import attribute
 
         return attribute
+    if name == "profile":
+        from netanatomy.diagnostics.profile import profile
+
+        return profile
+    if name == "inference":
+        from netanatomy.inference_api import inference
+
+        return inference
+    if name == "training":
+        from netanatomy.training_api import training
+
+        return training
     raise AttributeError(f"module 'netanatomy' has no attribute {name!r}")

@@ -95,6 +95,23 @@ CORPUS: dict[str, Callable[[], Graph]] = {
     "scan": lambda: torch_graph(Call(lambda x: torch.cumsum(x, 1)), (2, 3, 4)),
     "fft": lambda: torch_graph(Call(torch.fft.rfft2), (2, 6, 8)),
     "sort": lambda: torch_graph(Call(lambda x: torch.topk(x, 2, dim=1)[0]), (2, 5, 3)),
+    "conv_weight_grad": lambda: one_node("conv_weight_grad", ((2, 4, 9, 9), (2, 8, 5, 5)), {
+        "stride": (2, 2), "padding": ((1, 1), (1, 1)), "dilation": (1, 1), "groups": 2,
+        "transposed": False, "kernel": (3, 3)}),
+    "pool_backward": lambda: one_node("pool_backward", ((2, 3, 4, 4), (2, 3, 8, 8)), {
+        "mode": "avg", "kernel": (3, 3), "stride": (2, 2), "padding": ((1, 1), (1, 1)),
+        "dilation": (1, 1), "ceil_mode": False}),
+    "upsample_backward": lambda: one_node("upsample_backward", ((1, 3, 8, 8),), {
+        "mode": "bilinear", "output_size": (8, 8), "input_size": (1, 3, 4, 4)}),
+    "attention_backward": lambda: one_node("attention_backward", (
+        (2, 3, 5, 8), (2, 3, 6, 8), (2, 3, 6, 4), (2, 3, 5, 4)), {
+        "part": "scores", "recompute": True, "is_causal": False}),
+    "recurrent_backward": lambda: one_node("recurrent_backward", ((7, 2, 10),), {
+        "mode": "lstm", "input_size": 10, "hidden_size": 6, "num_layers": 1,
+        "bidirectional": False, "bias": True, "proj_size": 0, "batch_first": False,
+        "part": "state"}),
+    "optimizer_step": lambda: one_node("optimizer_step", ((16, 8), (16, 8), (16, 8), (16, 8)),
+                                       {"fn": "adamw", "weight_decay": True}),
 }
 
 

@@ -539,6 +539,92 @@ def devices(
 
 
 @app.command()
+@handled("profile")
+def profile(
+    target: Target = DEFAULT_TARGET,
+    input: Inputs = [],  # noqa: B006
+    device: Annotated[str, typer.Option(help="cpu or cuda[:N]: calibrated and run on.")]
+    = "cpu",
+    repeats: Annotated[int, typer.Option(
+        "--repeats", help="Timed forwards; the median is reported.")] = 10,
+    warmup: Annotated[int, typer.Option(
+        "--warmup", help="Untimed forwards before the timed ones.")] = 2,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the synthetic batch (and of "
+                                      "a target's build).")] = 0,
+    depth: Depth = None,
+    format: Format = "table",
+    output: Output = None,
+    width: Width = None,
+    debug: Debug = False,
+) -> None:
+    """Predicted (roofline on the calibrated machine) vs measured forward time per module,
+    and peak memory (docs/profile.md)."""
+    from netanatomy.cli.profile import run_profile
+
+    result = run_profile(target, input, device, repeats, warmup, seed)
+    write_result("profile", format, result, output, depth, width)
+
+
+@app.command()
+@handled("inference")
+def inference(
+    target: Target = DEFAULT_TARGET,
+    prompt: Annotated[int, typer.Option("--prompt", help="Prompt tokens per sequence.")]
+    = 2048,
+    generate: Annotated[int, typer.Option("--generate", help="Tokens generated per "
+                                          "sequence.")] = 256,
+    batch: Annotated[int, typer.Option("--batch", help="Sequences served together.")] = 1,
+    kv_dtype: Annotated[str | None, typer.Option(
+        "--kv-dtype", help="KV-cache element type: fp8, int8, fp16, bf16 or fp32 (default: "
+                           "the model's).")] = None,
+    device_type: Annotated[str | None, typer.Option(
+        "--device-type", help="Hardware-table key for times and fit (netanatomy "
+                              "devices).")] = None,
+    window: Annotated[str | None, typer.Option(
+        "--window", help="Sliding window in tokens, one for all layers or a comma list per "
+                         "layer ('none' for full); default: the model config's.")] = None,
+    usable: Annotated[float, typer.Option(
+        "--usable", help="Share of device memory usable (vLLM's default 0.9).")] = 0.9,
+    format: Format = "table",
+    output: Output = None,
+    width: Width = None,
+    debug: Debug = False,
+) -> None:
+    """Weights, KV cache, activations, prefill and decode FLOPs/bytes per token, time on a
+    device and the largest batch/context that fits (docs/inference.md)."""
+    from netanatomy.cli.inference import run_inference
+
+    result = run_inference(target, prompt, generate, batch, kv_dtype, device_type, window,
+                           usable)
+    write_result("inference", format, result, output, None, width)
+
+
+@app.command()
+@handled("training")
+def training(
+    target: Target = DEFAULT_TARGET,
+    input: Inputs = [],  # noqa: B006
+    optimizer: Annotated[str, typer.Option(
+        "--optimizer", help="sgd, sgd-momentum, adam, adamw, adagrad, rmsprop, adamax, "
+                            "nadam, radam, adadelta or none.")] = "adamw",
+    device: Annotated[str, typer.Option(
+        help="meta (nothing allocated), cpu or cuda (run the step for real).")] = "meta",
+    depth: Depth = None,
+    format: Format = "table",
+    output: Output = None,
+    width: Width = None,
+    debug: Debug = False,
+) -> None:
+    """One training step (forward, loss, backward, optimizer step) captured on meta: FLOPs by
+    phase and module, input vs weight gradients, memory over time by category and its peak."""
+    import netanatomy
+
+    model, inputs = resolve_target(target, input)
+    report = netanatomy.training(model, inputs, optimizer=optimizer, device=device)
+    write_result("training", format, report, output, depth, width)
+
+
+@app.command()
 def examples() -> None:
     """List the built-in spec catalog (targets 'example:NAME')."""
     from netanatomy import spec

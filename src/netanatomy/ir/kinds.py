@@ -62,6 +62,15 @@ _KINDS = (
     OpKind("create", "data_movement", "new tensors: zeros, arange, random, ..."),
     OpKind("pad", "data_movement", "constant / reflection / replication padding"),
     OpKind("pixel_shuffle", "data_movement", "depth-to-space and space-to-depth"),
+    OpKind("conv_weight_grad", "linear_algebra", "gradient of a convolution's weight: "
+                                                 "correlation of input and output gradient"),
+    OpKind("attention_backward", "linear_algebra", "fused attention backward: dS, dQ, dK, "
+                                                   "dV (scores recomputed)"),
+    OpKind("recurrent_backward", "recurrent", "fused recurrent layer backward: dx, dh, dW, db"),
+    OpKind("pool_backward", "window", "gradient of pooling, scattered back to the windows"),
+    OpKind("upsample_backward", "resampling", "gradient of interpolation, scattered back"),
+    OpKind("optimizer_step", "pointwise", "fused optimizer update of one parameter (Adam, "
+                                          "AdamW, SGD)"),
 )
 
 KINDS: dict[str, OpKind] = {kind.name: kind for kind in _KINDS}

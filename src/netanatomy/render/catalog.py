@@ -15,11 +15,14 @@ from netanatomy.render import (  # noqa: F401  (register)
     compare,
     devices,
     diagnose,
+    inference,
     lab,
     lint,
     matrix,
+    profile,
     rf,
     summary,
+    training,
 )
 from netanatomy.render.registry import Options, Renderer, registered
 

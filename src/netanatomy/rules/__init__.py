@@ -5,6 +5,7 @@ bundle of a kind, :func:`get_formula` one of its formulas.
 """
 
 from netanatomy.rules import (  # noqa: F401  (imported for their registrations)
+    backward,
     bilinear,
     conv,
     elementwise,

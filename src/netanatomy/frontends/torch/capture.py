@@ -127,6 +127,10 @@ class OpRecorder(TorchDispatchMode):
         self.record(func, facts, args, kwargs, result)
         return result
 
+    def node_path(self) -> str:
+        """The module path an op recorded now belongs to (the running module)."""
+        return self.tracker.current_path
+
     def lookup(self, func: Any) -> OpFacts:
         """The :class:`OpFacts` of ``func``, cached. An op whose schema marks every output
         as an alias of an input (views, in-place ops) allocates nothing; the others are
@@ -190,7 +194,7 @@ class OpRecorder(TorchDispatchMode):
             emitted = adapter(AtenCall(func, args, kwargs, info_of, outputs))
             emits = (emitted,) if isinstance(emitted, Emit) else as_emits(emitted)
         op = facts.name
-        path = self.tracker.current_path
+        path = self.node_path()
         nodes = self.nodes
         for emit in emits:  # Node(index, kind, op, path, inputs, outputs, attrs, allocates)
             nodes.append(Node(len(nodes), emit.kind, op, path, emit.inputs,

@@ -6,10 +6,12 @@ file of its family (or a new file listed here); see ``docs/adding-an-op.md``.
 
 from netanatomy.frontends.torch.aten import (  # noqa: F401  (imported for registrations)
     attention,
+    backward,
     conv,
     elementwise,
     embedding,
     extra_linalg,
+    instrumentation,
     linalg,
     lookup,
     moe,

@@ -1,0 +1,249 @@
+"""What one training step costs, from its captured nodes: FLOPs by phase (forward, loss,
+backward split into input and weight gradients, optimizer step) and by module, and memory
+over time by category with its peak.
+
+Conventions (stated in every output, see :data:`CONVENTIONS`):
+- MAC = one multiply + one add; FLOPs = 2 × MACs + elementwise FLOPs (bias adds, norms,
+  activations, optimizer updates counted per element); a phase or module with an op no rule
+  counts is ``partial`` (the sum of the counted ops), with only such ops ``unknown``.
+- Backward ``weight`` = the ops that compute a parameter's gradient (within its layer's
+  backward); ``input`` = every other backward op (gradients of activations and inputs).
+  The first layer computes no input gradient, frozen parameters no weight gradient: the
+  graph holds only the ops autograd really runs.
+- Memory: live bytes of distinct storages after each node (a storage counts from the node
+  that allocated it to the node during which it was released, both included), by
+  category; parameters, buffers and inputs are live from the start. Allocator caching,
+  fragmentation and workspace memory are not modelled.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from netanatomy.analysis.cost import NodeCost, graph_costs
+from netanatomy.ir.graph import Graph, Node
+
+PHASES = ("forward", "loss", "backward", "optimizer")
+CATEGORIES = ("parameters", "buffers", "inputs", "gradients", "optimizer_state",
+              "activations_saved", "temporaries")
+PEAK_MODULE_DEPTH = 3
+"""Live bytes at the peak are grouped by module path cut to this many levels."""
+
+CONVENTIONS = (
+    "MAC = multiply + accumulate; FLOPs = 2 × MACs + elementwise FLOPs (bias, norms, "
+    "activations and optimizer updates per element)",
+    "backward weight = ops computing a parameter's gradient; backward input = all other "
+    "backward ops; only ops autograd runs are counted (no input gradient for the first "
+    "layer, none for frozen weights)",
+    "memory = live bytes of distinct storages after each node, by category; allocator "
+    "caching and workspaces not modelled",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Cost:
+    """MACs and elementwise FLOPs of a set of nodes; None when none is counted;
+    ``status`` exact / partial / unknown; ``uncounted``: op name → calls."""
+
+    macs: int | None
+    elementwise_flops: int | None
+    status: str
+    uncounted: Mapping[str, int]
+
+    @property
+    def flops(self) -> int | None:
+        """2 × MACs + elementwise FLOPs."""
+        if self.macs is None or self.elementwise_flops is None:
+            return None
+        return 2 * self.macs + self.elementwise_flops
+
+
+@dataclass(frozen=True, slots=True)
+class ModuleCosts:
+    """One module's step (its submodules included): forward, backward input and weight
+    gradients, optimizer updates of its parameters."""
+
+    path: str
+    type: str
+    forward: Cost
+    backward_input: Cost
+    backward_weight: Cost
+    optimizer: Cost
+
+
+@dataclass(frozen=True, slots=True)
+class MemoryPoint:
+    """Live bytes after node ``node`` (``-1``: before the step), by category."""
+
+    node: int
+    phase: str
+    path: str
+    op: str
+    total: int
+    by_category: Mapping[str, int]
+
+
+@dataclass(frozen=True, slots=True)
+class MemoryPeak:
+    """The most bytes live at once: where (node, phase, module running), by category, and
+    the module whose allocations hold the most then (cut to
+    :data:`PEAK_MODULE_DEPTH` levels; inputs left out)."""
+
+    point: MemoryPoint
+    top_module: str
+    top_module_bytes: int
+
+
+@dataclass(frozen=True)
+class TrainingReport:
+    """One training step of a model (see the module doc for the conventions)."""
+
+    optimizer: str
+    tokens: int
+    params: int
+    trainable_params: int
+    phases: Mapping[str, Cost]
+    backward_input: Cost
+    backward_weight: Cost
+    total: Cost
+    modules: tuple[ModuleCosts, ...]
+    timeline: tuple[MemoryPoint, ...]
+    peak: MemoryPeak
+    end: MemoryPoint
+    bytes_per_param: Mapping[str, float | None]
+    conventions: tuple[str, ...]
+    notes: tuple[str, ...]
+    graph: Graph
+
+    @property
+    def flops_per_token(self) -> float | None:
+        flops = self.total.flops
+        return None if flops is None or not self.tokens else flops / self.tokens
+
+
+def fold(nodes: Iterable[Node], costs: Sequence[NodeCost]) -> Cost:
+    """The summed cost of ``nodes`` (see :class:`Cost`)."""
+    macs = elementwise = counted = 0
+    uncounted: dict[str, int] = {}
+    total = 0
+    for node in nodes:
+        total += 1
+        cost = costs[node.index]
+        if cost.counted and cost.macs is not None and cost.elementwise_flops is not None:
+            macs += int(cost.macs)
+            elementwise += int(cost.elementwise_flops)
+            counted += 1
+        else:
+            uncounted[node.op] = uncounted.get(node.op, 0) + 1
+    if total and not counted:
+        return Cost(None, None, "unknown", uncounted)
+    return Cost(macs, elementwise, "partial" if uncounted else "exact", uncounted)
+
+
+def optimizer_path(node: Node, graph: Graph) -> str:
+    """The module of the parameter an optimizer node updates (``""`` when none is read)."""
+    for tensor in node.inputs:
+        if tensor.param is not None and tensor.param in graph.params:
+            return graph.params[tensor.param].owner
+    return node.path
+
+
+def training_report(capture: Any) -> TrainingReport:
+    """The :class:`TrainingReport` of a
+    :class:`~netanatomy.frontends.torch.training.TrainingCapture`."""
+    graph: Graph = capture.graph
+    phases: Sequence[str] = capture.phases
+    roles: Sequence[str | None] = capture.grad_roles
+    costs = graph_costs(graph)
+    nodes = graph.nodes
+    by_phase = {phase: fold((n for n in nodes if phases[n.index] == phase), costs)
+                for phase in PHASES}
+    backward_input = fold((n for n in nodes if roles[n.index] == "input"), costs)
+    backward_weight = fold((n for n in nodes if roles[n.index] == "weight"), costs)
+    paths = [optimizer_path(n, graph) if phases[n.index] == "optimizer" else n.path
+             for n in nodes]
+    modules = module_costs(graph, phases, roles, paths, costs)
+    timeline = memory_timeline(capture.allocations, nodes, phases)
+    peak = memory_peak(capture.allocations, timeline)
+    params = [p for p in graph.params.values() if not p.is_buffer]
+    count = sum(int(p.numel) for p in params)
+    trainable = sum(int(p.numel) for p in params if p.trainable)
+    end = timeline[-1]
+    per = {"parameters": ratio(end.by_category["parameters"], count),
+           "gradients": ratio(end.by_category["gradients"], trainable),
+           "optimizer_state": ratio(end.by_category["optimizer_state"], trainable)}
+    known = [v for v in per.values() if v is not None]
+    per["total"] = sum(known) if known else None
+    return TrainingReport(
+        optimizer=capture.optimizer, tokens=capture.tokens, params=count,
+        trainable_params=trainable, phases=by_phase, backward_input=backward_input,
+        backward_weight=backward_weight, total=fold(nodes, costs), modules=modules,
+        timeline=timeline, peak=peak, end=end, bytes_per_param=per,
+        conventions=(*CONVENTIONS, *capture.notes), notes=graph.capture.notes, graph=graph)
+
+
+def ratio(value: int, count: int) -> float | None:
+    return value / count if count else None
+
+
+def module_costs(graph: Graph, phases: Sequence[str], roles: Sequence[str | None],
+                 paths: Sequence[str], costs: Sequence[NodeCost]) -> tuple[ModuleCosts, ...]:
+    """Per module (definition order), the nodes it or its submodules ran, by part."""
+    members: dict[str, dict[str, list[Node]]] = {}
+    for node in graph.nodes:
+        phase = phases[node.index]
+        part = (roles[node.index] or "input") if phase == "backward" else phase
+        path = paths[node.index]
+        parts = path.split(".") if path else []
+        for cut in range(len(parts) + 1):
+            owner = ".".join(parts[:cut])
+            members.setdefault(owner, {}).setdefault(part, []).append(node)
+    rows = []
+    for info in graph.modules:
+        found = members.get(info.path)
+        if found is None:
+            continue
+        rows.append(ModuleCosts(info.path, info.type, fold(found.get("forward", ()), costs),
+                                fold(found.get("input", ()), costs),
+                                fold(found.get("weight", ()), costs),
+                                fold(found.get("optimizer", ()), costs)))
+    return tuple(rows)
+
+
+def memory_timeline(allocations: Sequence[Any], nodes: Sequence[Node],
+                    phases: Sequence[str]) -> tuple[MemoryPoint, ...]:
+    """Live bytes by category before the step and after every node."""
+    size = len(nodes)
+    deltas = {category: [0] * (size + 2) for category in CATEGORIES}
+    for allocation in allocations:
+        start = allocation.allocated_at + 1                    # slot 0: before the step
+        stop = size + 1 if allocation.freed_at is None else allocation.freed_at + 2
+        deltas[allocation.category][start] += allocation.bytes
+        deltas[allocation.category][stop] -= allocation.bytes
+    running = dict.fromkeys(CATEGORIES, 0)
+    points = []
+    for slot in range(size + 1):
+        for category in CATEGORIES:
+            running[category] += deltas[category][slot]
+        node = slot - 1
+        points.append(MemoryPoint(
+            node, phases[node] if node >= 0 else "before",
+            nodes[node].path if node >= 0 else "", nodes[node].op if node >= 0 else "",
+            sum(running.values()), dict(running)))
+    return tuple(points)
+
+
+def memory_peak(allocations: Sequence[Any], timeline: Sequence[MemoryPoint]) -> MemoryPeak:
+    """The first point with the most live bytes, and who holds the most then."""
+    point = max(timeline, key=lambda p: p.total)
+    held: dict[str, int] = {}
+    for allocation in allocations:
+        live = allocation.allocated_at <= point.node and (
+            allocation.freed_at is None or allocation.freed_at >= point.node)
+        if live and allocation.category != "inputs":
+            owner = ".".join(allocation.path.split(".")[:PEAK_MODULE_DEPTH])
+            held[owner] = held.get(owner, 0) + allocation.bytes
+    top = max(held.items(), key=lambda item: item[1]) if held else ("", 0)
+    return MemoryPeak(point, top[0], top[1])

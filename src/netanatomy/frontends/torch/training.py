@@ -1,0 +1,433 @@
+"""Capture of one training step — forward, loss, backward and optimizer step — as IR nodes,
+with every storage's allocation and release on the way.
+
+The step runs once under the aten recorder of :mod:`~netanatomy.frontends.torch.capture`
+(on ``meta`` nothing is allocated), on stand-ins of the parameters, inside the same guards:
+the user's model, its gradients, the RNGs and torch's flags are as before afterwards.
+
+- **Phases**: each node is ``forward``, ``loss`` (the reduction of the output to a scalar:
+  the sum of the first floating output, stated in every output), ``backward`` or
+  ``optimizer``.
+- **Backward ops are attributed to modules** through autograd itself: every forward op's
+  autograd node has a sequence number, remembered with the module that ran it; the node
+  the engine runs during backward (``torch._C._current_autograd_node()``) names it again.
+  Gradient accumulation into a parameter is attributed to the parameter's module.
+- **Memory**: every new storage an op returns is an allocation (its bytes, the node, the
+  phase, the module); a weak reference on the storage reports its release, at the node
+  running when the last tensor using it goes. Parameters, buffers and inputs are live
+  before the step. At the end each allocation gets its category: gradients (a parameter's
+  ``.grad``), optimizer state (in the optimizer's ``state``), activations saved for
+  backward (packed by autograd's saved-tensor hooks during the forward), temporaries.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+
+from netanatomy.errors import CaptureError, UsageError
+from netanatomy.frontends.torch.capture import (
+    OpFacts,
+    OpRecorder,
+    collector_paused,
+    describe_failure,
+    make_stand_in,
+    module_infos,
+    to_device,
+)
+from netanatomy.frontends.torch.guard import (
+    Values,
+    globals_preserved,
+    model_preserved,
+    storage_key,
+)
+from netanatomy.frontends.torch.params import build_param_table, canonical_names, storage_notes
+from netanatomy.frontends.torch.tracking import (
+    ModuleTracker,
+    flatten_tensors,
+    mode_set,
+    track_modules,
+)
+from netanatomy.ir.graph import CaptureInfo, Graph
+
+PHASES = ("forward", "loss", "backward", "optimizer")
+CATEGORIES = ("parameters", "buffers", "inputs", "gradients", "optimizer_state",
+              "activations_saved", "temporaries")
+"""Memory categories, in the order outputs list them."""
+
+NO_SEQUENCE = 2 ** 64 - 1
+"""The sequence number of autograd nodes made outside a forward (gradient accumulation)."""
+
+LOSS_CONVENTION = ("loss = sum of the first floating output (cast to float32); its "
+                   "backward seeds a gradient of ones")
+
+
+@dataclass(frozen=True, slots=True)
+class Allocation:
+    """One storage a step allocated: ``bytes``; the node that allocated it (``-1``: live
+    before the step) and the node running when it was released (``None``: still live at
+    the end); its phase, module path and category."""
+
+    id: int
+    bytes: int
+    allocated_at: int
+    freed_at: int | None
+    phase: str
+    path: str
+    category: str
+
+
+@dataclass(frozen=True)
+class TrainingCapture:
+    """One captured training step: ``graph`` holds every node (forward, loss, backward,
+    optimizer, in run order; ``phases[i]`` is node i's), ``grad_roles[i]`` says what a
+    backward node computes when known (``"weight"``: its output is a parameter's gradient,
+    ``"input"``: another gradient; ``None``: not a backward node or no gradient), and
+    ``allocations`` every storage with its lifetime."""
+
+    graph: Graph
+    phases: tuple[str, ...]
+    grad_roles: tuple[str | None, ...]
+    allocations: tuple[Allocation, ...]
+    optimizer: str
+    tokens: int
+    notes: tuple[str, ...] = field(default=())
+
+
+OPTIMIZERS: dict[str, tuple[str, dict[str, Any]]] = {
+    "sgd": ("SGD", {"lr": 0.1}),
+    "sgd-momentum": ("SGD", {"lr": 0.1, "momentum": 0.9}),
+    "adam": ("Adam", {"lr": 1e-3}),
+    "adamw": ("AdamW", {"lr": 1e-3}),
+    "adagrad": ("Adagrad", {"lr": 1e-2}),
+    "rmsprop": ("RMSprop", {"lr": 1e-2}),
+    "adamax": ("Adamax", {"lr": 1e-3}),
+    "nadam": ("NAdam", {"lr": 1e-3}),
+    "radam": ("RAdam", {"lr": 1e-3}),
+    "adadelta": ("Adadelta", {"lr": 1.0}),
+    "none": ("", {}),
+}
+"""Optimizer names → torch.optim class and its arguments (the single-tensor ``foreach=False``
+implementation, whose ops are elementwise per parameter; state sizes are what it allocates)."""
+
+
+def make_optimizer(name: str, params: Sequence[torch.Tensor]) -> Any:
+    """The torch optimizer ``name`` over ``params`` (None for ``"none"``).
+
+    Raises:
+        UsageError: an unknown name (the message lists the known ones).
+    """
+    if name not in OPTIMIZERS:
+        raise UsageError(f"--optimizer {name!r} is not known; give one of "
+                         f"{', '.join(OPTIMIZERS)}")
+    class_name, options = OPTIMIZERS[name]
+    if not class_name or not params:
+        return None
+    optimizer_class = getattr(torch.optim, class_name)
+    return optimizer_class(list(params), foreach=False, **options)
+
+
+class TrainingRecorder(OpRecorder):
+    """The aten recorder, plus phases, backward attribution and storage lifetimes."""
+
+    def __init__(self, tracker: ModuleTracker, param_names: Mapping[int, str],
+                 owners: Mapping[int, str]) -> None:
+        super().__init__(tracker, param_names)
+        self.phase = "forward"
+        self.phases: list[str] = []
+        self.autograd_keys: list[int | None] = []      # per node: the backward node it ran in
+        self._running: int | None = None
+        self._updated = ""                              # the module an update is for
+        self.sequence_paths: dict[int, str] = {}
+        self.owners = dict(owners)                      # id(parameter, its grad) → module
+        self.allocations: list[list[Any]] = []          # [id, bytes, at, freed, phase, path]
+        self.live: dict[int, int] = {}                  # storage key → allocation id
+        self.references: dict[int, Any] = {}            # allocation id → weak reference
+        self.saved: set[int] = set()                    # allocation ids packed for backward
+        self.weight_grads: set[int] = set()             # info ids of gradients bound for
+        self._leads: dict[int, bool] = {}               # parameters, and memo per node
+        self._hooks: list[Any] = []
+
+    def watch_backward(self, loss: torch.Tensor) -> None:
+        """Before backward: a post-hook on every autograd node of ``loss``'s graph notes
+        which of the gradients it produces are bound for parameters (directly, or through
+        nodes all of whose inputs are parameters, like the ``t`` of a ``Linear``'s
+        weight)."""
+        root = loss.grad_fn
+        if root is None:
+            return
+        stack, seen = [root], {id(root)}
+        while stack:
+            node = stack.pop()
+            self._hooks.append(node.register_hook(self.noted(node)))
+            for following, _ in node.next_functions:
+                if following is not None and id(following) not in seen:
+                    seen.add(id(following))
+                    stack.append(following)
+
+    def leads_to_weights(self, node: Any) -> bool:
+        key = id(node)
+        known = self._leads.get(key)
+        if known is None:
+            if getattr(node, "variable", None) is not None:       # AccumulateGrad
+                known = True
+            else:
+                self._leads[key] = False                          # (cycles cannot occur)
+                following = [n for n, _ in node.next_functions]
+                # every input of its forward op is itself bound only for parameters (the
+                # ``t`` of a weight, a reparametrisation, LoRA's B·A); one input that took
+                # no gradient (a layer's input x) makes it a layer, not a weight path
+                known = bool(following) and all(
+                    n is not None and self.leads_to_weights(n) for n in following)
+            self._leads[key] = known
+        return known
+
+    def noted(self, node: Any) -> Callable[..., None]:
+        slots = node.next_functions
+
+        def note(grad_inputs: Sequence[Any], grad_outputs: Sequence[Any]) -> None:
+            for (following, _), gradient in zip(slots, grad_inputs):
+                if (gradient is not None and following is not None
+                        and self.leads_to_weights(following)):
+                    self.weight_grads.add(self.info_of(gradient).id)
+
+        return note
+
+    def node_path(self) -> str:
+        if self.phase == "backward":
+            node = torch._C._current_autograd_node()
+            self._running = None if node is None else id(node)
+            if node is None:
+                return ""
+            sequence = node._sequence_nr()
+            if sequence != NO_SEQUENCE:
+                return self.sequence_paths.get(sequence, "")
+            variable = getattr(node, "variable", None)        # AccumulateGrad
+            return self.owners.get(id(variable), "") if variable is not None else ""
+        if self.phase == "optimizer":
+            return self._updated
+        path = self.tracker.current_path
+        if self.phase == "forward":   # this op's autograd node, if it made one, is the last
+            self.sequence_paths.setdefault(torch._C._autograd._get_sequence_nr() - 1, path)
+        return path
+
+    def record(self, func: Any, facts: OpFacts, args: tuple[Any, ...],
+               kwargs: dict[str, Any], result: Any) -> None:
+        first = len(self.nodes)
+        if self.phase == "optimizer":         # an update belongs to its parameter's module
+            self._updated = next((self.owners[id(t)] for t in flatten_tensors((args, kwargs))
+                                  if id(t) in self.owners), self._updated)
+        super().record(func, facts, args, kwargs, result)
+        added = len(self.nodes) - first
+        self.phases.extend([self.phase] * added)
+        self.autograd_keys.extend([self._running if self.phase == "backward" else None]
+                                  * added)
+        path = self.nodes[-1].path if added else self.node_path()
+        for tensor in flatten_tensors(result):
+            self.track(tensor, len(self.nodes) - 1, path)
+
+    def track(self, tensor: torch.Tensor, at: int, path: str, phase: str | None = None
+              ) -> None:
+        """Note ``tensor``'s storage as allocated at node ``at`` unless it is known."""
+        try:
+            storage = tensor.untyped_storage()
+        except (RuntimeError, NotImplementedError):  # no storage (sparse, some subclasses)
+            return
+        key = storage._cdata
+        if key in self.live:
+            return
+        number = len(self.allocations)
+        self.allocations.append([number, storage.nbytes(), at, None, phase or self.phase,
+                                 path])
+        self.live[key] = number
+        self.references[number] = weakref.ref(storage, self.released(key, number))
+
+    def released(self, key: int, number: int) -> Callable[[Any], None]:
+        def release(_: Any) -> None:
+            if self.live.get(key) == number:
+                del self.live[key]
+            self.allocations[number][3] = max(len(self.nodes) - 1, 0)
+
+        return release
+
+    def pack(self, tensor: torch.Tensor) -> torch.Tensor:
+        """Saved-tensor hook: the allocation ``tensor`` lives in is kept for backward."""
+        try:
+            number = self.live.get(tensor.untyped_storage()._cdata)
+        except (RuntimeError, NotImplementedError):
+            number = None
+        if number is not None and self.phase == "forward":
+            self.saved.add(number)
+        return tensor
+
+    def allocation_of(self, tensor: torch.Tensor) -> int | None:
+        try:
+            return self.live.get(storage_key(tensor))
+        except (RuntimeError, NotImplementedError):
+            return None
+
+
+def loss_of(result: Any) -> torch.Tensor:
+    """The step's loss: the sum of the first floating output, as float32.
+
+    Raises:
+        CaptureError: the model returned no floating tensor that takes a gradient.
+    """
+    for tensor in flatten_tensors(result):
+        if tensor.is_floating_point() and tensor.requires_grad:
+            return tensor.float().sum()
+    raise CaptureError("the model's output has no floating tensor that requires a gradient, "
+                       "so there is nothing to train (are all parameters frozen?)")
+
+
+@collector_paused()
+def capture_training(model: nn.Module, args: Sequence[Any], kwargs: Mapping[str, Any], *,
+                     optimizer: str = "adamw", device: str = "meta",
+                     notes: Sequence[str] = ()) -> TrainingCapture:
+    """Run one training step of ``model`` on ``device`` and return what it ran.
+
+    Raises:
+        CaptureError: the forward or backward failed (the message names the layer).
+        UsageError: an unknown optimizer.
+    """
+    if optimizer not in OPTIMIZERS:
+        make_optimizer(optimizer, [])
+    target = torch.device(device)
+    params, names_by_object = build_param_table(model)
+    originals = {id(t): t for t in list(model.parameters()) + list(model.buffers())}
+    buffer_ids = {id(b) for b in model.buffers()} - {id(p) for p in model.parameters()}
+    stand_ins = {key: make_stand_in(t, target, key not in buffer_ids)
+                 for key, t in originals.items()}
+    by_name = {name: stand_ins[key] for key, names in names_by_object.items() for name in names}
+    counted_as = canonical_names(params)
+    param_names = {id(stand_ins[key]): counted_as.get(names[0], names[0])
+                   for key, names in names_by_object.items()}
+    owners = {id(stand_ins[key]): params[param_names[id(stand_ins[key])]].owner
+              for key in names_by_object if param_names[id(stand_ins[key])] in params}
+    trainable = [t for key, t in stand_ins.items()
+                 if key not in buffer_ids and t.requires_grad]
+    call_args, call_kwargs = to_device(tuple(args), target), to_device(dict(kwargs), target)
+    values: Values = "none" if target.type == "meta" else "buffers"
+    with globals_preserved(), model_preserved(model, values) as guard, \
+            mode_set(model, True), track_modules(model) as tracker:
+        recorder = TrainingRecorder(tracker, param_names, owners)
+        recorder.guard = None if values == "none" else guard   # parameters: copy on write
+        tracker.identify = lambda tensor: recorder.info_of(tensor).id
+        for key, tensor in stand_ins.items():
+            recorder.track(tensor, -1, params[param_names[id(tensor)]].owner
+                           if param_names[id(tensor)] in params else "",
+                           "buffers" if key in buffer_ids else "parameters")
+        for tensor in flatten_tensors((call_args, call_kwargs)):
+            recorder.track(tensor, -1, "", "inputs")
+        chosen = make_optimizer(optimizer, trainable)
+        try:
+            with torch.enable_grad(), torch.autograd.graph.saved_tensors_hooks(
+                    recorder.pack, lambda t: t), recorder:
+                result = torch.func.functional_call(model, by_name, tuple(call_args),
+                                                    call_kwargs, strict=False)
+                recorder.phase = "loss"
+                loss = loss_of(result)
+                recorder.watch_backward(loss)
+                recorder.phase = "backward"
+                loss.backward()
+                for handle in recorder._hooks:
+                    handle.remove()
+                recorder.phase = "optimizer"
+                recorder.owners.update({id(t.grad): recorder.owners.get(id(t), "")
+                                        for t in trainable if t.grad is not None})
+                if chosen is not None:
+                    chosen.step()
+        except CaptureError:
+            raise
+        except Exception as error:  # the user's forward (or its backward) can raise anything
+            raise CaptureError(describe_failure(tracker, error)) from error
+        tracker.identify = None
+        recorder.guard = None
+        gradients = {recorder.allocation_of(t.grad) for t in trainable if t.grad is not None}
+        state = {recorder.allocation_of(value) for entry in
+                 (chosen.state.values() if chosen is not None else ())
+                 for value in entry.values() if isinstance(value, torch.Tensor)}
+        del result, loss
+        inputs = tuple(recorder.info_of(t) for t in flatten_tensors((call_args, call_kwargs)))
+    allocations = tuple(categorised(recorder, gradients, state))
+    producers = {node.index for node in recorder.nodes
+                 if any(t.id in recorder.weight_grads for t in node.outputs)}
+    roles = gradient_roles(recorder.nodes, recorder.phases, recorder.autograd_keys, producers)
+    graph = Graph(nodes=tuple(recorder.nodes), modules=module_infos(model, tracker),
+                  params=params, inputs=inputs, outputs=(),
+                  capture=CaptureInfo(frontend="torch", device=str(target), training=True,
+                                      grad=True,
+                                      notes=tuple(notes) + storage_notes(model)))
+    tokens = token_count(call_args, call_kwargs)
+    return TrainingCapture(graph, tuple(recorder.phases), roles, allocations, optimizer,
+                           tokens, (LOSS_CONVENTION,))
+
+
+def categorised(recorder: TrainingRecorder, gradients: set[int | None],
+                state: set[int | None]) -> list[Allocation]:
+    """Every allocation with its category (module doc)."""
+    found = []
+    for number, nbytes, at, freed, phase, path in recorder.allocations:
+        if phase in ("parameters", "buffers", "inputs"):
+            category = phase
+        elif number in gradients:
+            category = "gradients"
+        elif number in state:
+            category = "optimizer_state"
+        elif number in recorder.saved:
+            category = "activations_saved"
+        else:
+            category = "temporaries"
+        found.append(Allocation(number, int(nbytes), at, freed,
+                                phase if phase in PHASES else "before", path, category))
+    return found
+
+
+GRAD_ATTRS = {"weight": "weight", "bias": "weight", "input": "input", "state": "input"}
+"""A backward adapter's ``grad`` attribute → the role it counts in."""
+
+
+def gradient_roles(nodes: Sequence[Any], phases: Sequence[str],
+                   autograd_keys: Sequence[int | None], producers: set[int]
+                   ) -> tuple[str | None, ...]:
+    """Per node: ``"weight"`` for a backward node that computes a parameter's gradient —
+    it produced one (``producers``: the nodes whose output an autograd node handed on
+    towards a parameter), or everything
+    that reads its outputs within the same autograd node (the same layer's backward) does
+    —, ``"input"`` for the other backward nodes (gradients of activations and inputs, even
+    when only a weight gradient further back needs them), None outside the backward. A
+    fused kernel's nodes say their role in ``attrs["grad"]``."""
+    readers: dict[int, list[int]] = {}
+    for node in nodes:
+        for tensor in node.inputs:
+            readers.setdefault(tensor.id, []).append(node.index)
+    roles: list[str | None] = [None] * len(nodes)
+    for node in reversed(nodes):
+        if phases[node.index] != "backward":
+            continue
+        told = GRAD_ATTRS.get(node.attrs.get("grad", ""))
+        if told is not None:
+            roles[node.index] = told
+            continue
+        key = autograd_keys[node.index]
+        later = [reader for tensor in node.outputs for reader in readers.get(tensor.id, ())
+                 if reader > node.index and autograd_keys[reader] == key]
+        towards_weights = bool(later) and all(roles[reader] == "weight" for reader in later)
+        roles[node.index] = ("weight" if node.index in producers or towards_weights
+                             else "input")
+    return tuple(roles)
+
+
+def token_count(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> int:
+    """Tokens (or samples) one step processes: the elements of the first integer input
+    (token ids), else the batch size of the first input."""
+    tensors = flatten_tensors((args, kwargs))
+    for tensor in tensors:
+        if not tensor.is_floating_point() and not tensor.is_complex() and tensor.dim() >= 1:
+            return int(tensor.numel())
+    return int(tensors[0].shape[0]) if tensors and tensors[0].dim() else 1

@@ -1,0 +1,169 @@
+"""The ``training`` command's renderers: one training step's FLOPs by phase and module and
+its memory timeline, as text, JSON (``netanatomy.training/1``, documented in
+docs/training.md) and CSV (one row per module)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from netanatomy.analysis.training import CATEGORIES, Cost, MemoryPoint, TrainingReport
+from netanatomy.render.csv import csv_text
+from netanatomy.render.format import format_bytes, format_count
+from netanatomy.render.registry import Options, renderer
+
+SCHEMA = "netanatomy.training/1"
+TIMELINE_POINTS = 400
+"""The JSON timeline keeps at most this many points (evenly spaced, the peak and the phase
+boundaries always kept)."""
+
+MODULE_COLUMNS = ("path", "type", "depth", "forward_macs", "backward_input_macs",
+                  "backward_weight_macs", "optimizer_flops", "forward_status",
+                  "backward_status")
+
+
+def cost_document(cost: Cost) -> dict[str, Any]:
+    return {"macs": cost.macs, "flops": cost.flops, "elementwise_flops": cost.elementwise_flops,
+            "status": cost.status, "uncounted": dict(cost.uncounted)}
+
+
+def point_document(point: MemoryPoint) -> dict[str, Any]:
+    return {"node": point.node, "phase": point.phase, "path": point.path, "op": point.op,
+            "bytes": point.total, "by_category": dict(point.by_category)}
+
+
+def kept_points(report: TrainingReport) -> list[MemoryPoint]:
+    """The timeline thinned to :data:`TIMELINE_POINTS`, keeping the first and last point,
+    the peak and the last point of every phase."""
+    timeline = report.timeline
+    step = max(1, len(timeline) // TIMELINE_POINTS)
+    keep = set(range(0, len(timeline), step)) | {0, len(timeline) - 1,
+                                                  report.peak.point.node + 1}
+    keep |= {i for i in range(len(timeline) - 1) if timeline[i].phase != timeline[i + 1].phase}
+    return [timeline[i] for i in sorted(keep)]
+
+
+def training_document(report: TrainingReport) -> dict[str, Any]:
+    """The ``netanatomy.training/1`` document."""
+    peak = report.peak
+    return {
+        "schema": SCHEMA,
+        "conventions": list(report.conventions),
+        "optimizer": report.optimizer,
+        "tokens": report.tokens,
+        "params": report.params,
+        "trainable_params": report.trainable_params,
+        "phases": {phase: cost_document(cost) for phase, cost in report.phases.items()},
+        "backward": {"input": cost_document(report.backward_input),
+                     "weight": cost_document(report.backward_weight)},
+        "total": cost_document(report.total),
+        "flops_per_token": report.flops_per_token,
+        "memory": {
+            "peak": {**point_document(peak.point), "top_module": peak.top_module,
+                     "top_module_bytes": peak.top_module_bytes},
+            "end": point_document(report.end),
+            "bytes_per_param": dict(report.bytes_per_param),
+            "categories": list(CATEGORIES),
+            "timeline": [point_document(p) for p in kept_points(report)],
+        },
+        "modules": [module_document(row) for row in report.modules],
+        "notes": list(report.notes),
+    }
+
+
+def module_document(row: Any) -> dict[str, Any]:
+    return {"path": row.path, "type": row.type, "forward": cost_document(row.forward),
+            "backward_input": cost_document(row.backward_input),
+            "backward_weight": cost_document(row.backward_weight),
+            "optimizer": cost_document(row.optimizer)}
+
+
+def shown(cost: Cost, value: int | None) -> str:
+    if value is None:
+        return "?"
+    return format_count(value) + ("*" if cost.status == "partial" else "")
+
+
+def depth_of(path: str) -> int:
+    return 0 if not path else path.count(".") + 1
+
+
+@renderer("training", "table", default_depth=2)
+def training_text(report: TrainingReport, options: Options) -> str:
+    """Phases, the backward split, per-token figures, memory peak and categories, bytes per
+    parameter, then the modules to ``options.depth`` levels."""
+    lines = [f"Training step: optimizer {report.optimizer}, {format_count(report.tokens)} "
+             f"tokens (or samples), {format_count(report.params)} params "
+             f"({format_count(report.trainable_params)} trainable)", ""]
+    rows: list[tuple[str, ...]] = [("phase", "MACs", "FLOPs", "elementwise FLOPs", "status")]
+    parts = [*report.phases.items(), ("backward: input grads", report.backward_input),
+             ("backward: weight grads", report.backward_weight), ("total", report.total)]
+    for name, cost in parts:
+        rows.append((name, shown(cost, cost.macs), shown(cost, cost.flops),
+                     shown(cost, cost.elementwise_flops), cost.status))
+    lines += aligned(rows)
+    per_token = report.flops_per_token
+    if per_token is not None:
+        lines.append(f"FLOPs per token (or sample): {per_token:,.0f}")
+    uncounted = {op: n for cost in report.phases.values() for op, n in cost.uncounted.items()}
+    if uncounted:
+        lines.append("* partial: no rule for " + ", ".join(
+            f"{op} ×{n}" for op, n in sorted(uncounted.items(), key=lambda kv: -kv[1])[:6]))
+    peak = report.peak
+    lines += ["", f"Memory peak: {format_bytes(peak.point.total)} after node "
+              f"{peak.point.node} ({peak.point.phase}, {peak.point.op or 'start'} in "
+              f"{peak.point.path or '<root>'}); most held by "
+              f"{peak.top_module or '<root>'} ({format_bytes(peak.top_module_bytes)})"]
+    rows = [("category", "at peak", "after the step")]  # (a new table)
+    for category in CATEGORIES:
+        rows.append((category, format_bytes(peak.point.by_category[category]),
+                     format_bytes(report.end.by_category[category])))
+    lines += aligned(rows)
+    per = report.bytes_per_param
+    lines.append("bytes per parameter (derived): " + ", ".join(
+        f"{name} {value:.2f}" for name, value in per.items() if value is not None))
+    depth = options.depth
+    rows = [("module", "type", "forward MACs", "bwd input MACs", "bwd weight MACs",
+             "optimizer FLOPs")]
+    for row in report.modules:
+        if depth is not None and depth_of(row.path) > depth:
+            continue
+        rows.append(("  " * depth_of(row.path) + (row.path or "<root>"), row.type,
+                     shown(row.forward, row.forward.macs),
+                     shown(row.backward_input, row.backward_input.macs),
+                     shown(row.backward_weight, row.backward_weight.macs),
+                     shown(row.optimizer, row.optimizer.flops)))
+    lines += ["", *aligned(rows), ""]
+    lines += [f"convention: {text}" for text in report.conventions]
+    lines += [f"note: {text}" for text in report.notes]
+    return "\n".join(lines)
+
+
+def aligned(rows: Sequence[tuple[str, ...]]) -> list[str]:
+    """Rows as text columns: the first left-aligned, the others right-aligned."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return ["  ".join(cell.ljust(widths[i]) if i == 0 else cell.rjust(widths[i])
+                      for i, cell in enumerate(row)).rstrip() for row in rows]
+
+
+@renderer("training", "json")
+def training_json(report: TrainingReport, options: Options) -> str:
+    return json.dumps(training_document(report), indent=options.indent)
+
+
+@renderer("training", "csv")
+def training_csv(report: TrainingReport, options: Options) -> str:
+    """One row per module (its submodules included)."""
+    return csv_text(MODULE_COLUMNS, (
+        {"path": row.path, "type": row.type, "depth": depth_of(row.path),
+         "forward_macs": row.forward.macs, "backward_input_macs": row.backward_input.macs,
+         "backward_weight_macs": row.backward_weight.macs,
+         "optimizer_flops": row.optimizer.flops, "forward_status": row.forward.status,
+         "backward_status": worst(row.backward_input.status, row.backward_weight.status)}
+        for row in report.modules))
+
+
+def worst(*statuses: str) -> str:
+    order = ("exact", "partial", "unknown")
+    return max(statuses, key=order.index)

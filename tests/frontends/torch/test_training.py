@@ -1,0 +1,159 @@
+"""One training step captured on meta: FLOPs by phase against FlopCounterMode and hand
+formulas, the input/weight-gradient split, memory categories against what the optimizer
+really keeps, and the user's model left as it was."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
+from typer.testing import CliRunner
+
+import netanatomy
+from netanatomy.cli.main import app
+from netanatomy.errors import UsageError
+
+
+def flop_counter(model: nn.Module, x: torch.Tensor) -> int:
+    """FlopCounterMode's count of forward + backward (matmul-like ops, 2 FLOPs per MAC)."""
+    with FlopCounterMode(display=False) as counter:
+        out = model(x)
+        logits = out if isinstance(out, torch.Tensor) else (
+            out[0] if isinstance(out, tuple) else out.logits)
+        logits.float().sum().backward()
+    return counter.get_total_flops()
+
+
+def mlp() -> nn.Module:
+    return nn.Sequential(nn.Linear(64, 128), nn.ReLU(), nn.Linear(128, 10))
+
+
+def test_an_mlp_step_matches_hand_formulas_and_flop_counter_mode() -> None:
+    with torch.device("meta"):
+        model = mlp()
+    report = netanatomy.training(model, (32, 64))
+    forward = 32 * (64 * 128 + 128 * 10)               # batch × Σ in·out
+    assert report.phases["forward"].macs == forward
+    # weight gradients: one matmul per layer of the forward's size; input gradients: only
+    # the second layer (nothing needs the gradient of the model's input)
+    assert report.backward_weight.macs == forward
+    assert report.backward_input.macs == 32 * 128 * 10
+    assert report.phases["backward"].status == "exact"
+    with torch.device("meta"):
+        twin = mlp()
+    counted = 2 * (report.phases["forward"].macs + report.phases["backward"].macs)
+    assert counted == flop_counter(twin, torch.empty(32, 64, device="meta"))
+
+
+def test_a_recurrent_and_a_transformer_step_match_flop_counter_mode() -> None:
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    config = LlamaConfig(hidden_size=128, intermediate_size=256, num_hidden_layers=2,
+                         num_attention_heads=4, num_key_value_heads=2, vocab_size=1000)
+    cases = [(lambda: nn.LSTM(16, 32, batch_first=True), torch.empty(4, 10, 16)),
+             (lambda: LlamaForCausalLM(config), torch.zeros(2, 32, dtype=torch.int64))]
+    for make, x in cases:
+        with torch.device("meta"):
+            model, twin = make(), make()
+        report = netanatomy.training(model, example_inputs=x.to("meta"))
+        matmuls = 2 * sum(report.phases[p].macs or 0 for p in ("forward", "loss", "backward"))
+        assert matmuls == flop_counter(twin, x.to("meta"))
+
+
+def test_lstm_weight_gradients_equal_the_forward_and_input_gradients_skip_the_input() -> None:
+    with torch.device("meta"):
+        model = nn.LSTM(16, 32, batch_first=True)
+    report = netanatomy.training(model, (4, 10, 16))
+    forward = 10 * 4 * 4 * 32 * (16 + 32)            # steps·batch·gates·hidden·(in + hidden)
+    assert report.phases["forward"].macs == forward
+    assert report.backward_weight.macs == forward
+    # gradients of h through the recurrence, for steps 2..10 (h0 and x need none)
+    assert report.backward_input.macs == 9 * 4 * 4 * 32 * 32
+
+
+def test_frozen_parameters_get_no_weight_gradient_and_no_optimizer_state() -> None:
+    with torch.device("meta"):
+        model = mlp()
+    model[0].requires_grad_(False)
+    report = netanatomy.training(model, (32, 64))
+    assert report.backward_weight.macs == 32 * 128 * 10           # the second layer only
+    assert report.trainable_params == 128 * 10 + 10
+    assert report.end.by_category["gradients"] == 4 * (128 * 10 + 10)
+    assert model[0].weight.requires_grad is False                  # restored as it was
+
+
+@pytest.mark.parametrize(("optimizer", "state_per_param", "step_tensor"), [
+    ("sgd", 0, False), ("sgd-momentum", 4, False),        # momentum_buffer
+    ("adam", 8, True), ("adamw", 8, True),                # exp_avg, exp_avg_sq, step
+    ("rmsprop", 4, True)])                                # square_avg, step
+def test_optimizer_state_is_what_torch_allocates(optimizer: str, state_per_param: int,
+                                                 step_tensor: bool) -> None:
+    with torch.device("meta"):
+        model = mlp()
+    report = netanatomy.training(model, (32, 64), optimizer=optimizer)
+    count = 64 * 128 + 128 + 128 * 10 + 10
+    steps = 4 * 4 if step_tensor else 0             # a float32 step per parameter tensor
+    assert report.end.by_category["optimizer_state"] == state_per_param * count + steps
+    assert report.end.by_category["parameters"] == 4 * count
+    assert report.end.by_category["gradients"] == 4 * count
+
+
+def test_peak_memory_on_a_real_cpu_step_matches_mem_tracker() -> None:
+    # torch's own tracker of the same step on real CPU tensors (categories summed)
+    from torch.distributed._tools.mem_tracker import MemTracker
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(256, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(),
+                          nn.Linear(512, 10))
+    x = torch.randn(64, 256)
+    twin = type(model)(*[type(m)(m.in_features, m.out_features) if isinstance(m, nn.Linear)
+                         else nn.ReLU() for m in model])
+    twin.load_state_dict(model.state_dict())
+    optimizer = torch.optim.AdamW(twin.parameters(), foreach=False)
+    tracker = MemTracker()
+    tracker.track_external(twin, optimizer, x)
+    with tracker:
+        twin(x).float().sum().backward()
+        optimizer.step()
+    theirs = tracker.get_tracker_snapshot("peak")[torch.device("cpu")]["Total"]
+    with torch.device("meta"):
+        meta_model = type(model)(*[type(m)(m.in_features, m.out_features)
+                                   if isinstance(m, nn.Linear) else nn.ReLU() for m in model])
+    ours = netanatomy.training(meta_model, (64, 256)).peak.point.total
+    assert abs(ours - theirs) <= 0.05 * theirs, (ours, theirs)
+
+
+def test_the_user_model_is_unchanged_by_a_real_cpu_step() -> None:
+    torch.manual_seed(0)
+    model = mlp()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    rng = torch.random.get_rng_state()
+    report = netanatomy.training(model, (8, 64), device="cpu")
+    assert report.phases["optimizer"].flops
+    assert all(torch.equal(v, before[k]) for k, v in model.state_dict().items())
+    assert all(p.grad is None for p in model.parameters())
+    assert torch.equal(torch.random.get_rng_state(), rng)
+
+
+def test_bad_arguments_are_refused() -> None:
+    with torch.device("meta"):
+        model = mlp()
+    with pytest.raises(UsageError, match="--optimizer 'lion' is not known"):
+        netanatomy.training(model, (2, 64), optimizer="lion")
+
+
+def test_cli_writes_table_json_and_csv(tmp_path: pytest.TempPathFactory) -> None:
+    runner = CliRunner()
+    args = ["training", "docs/examples/models.py:TinyUNet", "--input", "2x1x32x32"]
+    table = runner.invoke(app, args)
+    assert table.exit_code == 0, table.output
+    assert "backward: weight grads" in table.output and "Memory peak" in table.output
+    document = json.loads(runner.invoke(app, [*args, "-f", "json"]).stdout)
+    assert document["schema"] == "netanatomy.training/1"
+    assert document["memory"]["peak"]["bytes"] == max(
+        p["bytes"] for p in document["memory"]["timeline"])
+    rows = runner.invoke(app, [*args, "-f", "csv"]).stdout.splitlines()
+    assert rows[0].startswith("path,type,depth,forward_macs")
