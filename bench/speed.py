@@ -294,7 +294,11 @@ def section(results: dict[str, dict[str, Any]], elapsed: float,
         "ops. Table: best of 5 `render_table_text(report, depth=None)` after a warm-up, "
         "compared byte for byte with rich's Table drawing the same cells once. Report: a "
         "fresh process, one call after a warm-up on a two-layer MLP; peak RSS is "
-        "`ru_maxrss` of the whole process.", "",
+        "`ru_maxrss` of the whole process. Note: the plain forward runs torch's own meta "
+        "kernels; the capture replaces the Python reference meta kernels of plain "
+        "`add`/`sub`/`mul`/`div` (contiguous, one floating dtype) and `zeros_like` by exact "
+        "shortcuts (frontends/torch/aten/fast_meta.py, checked against torch's kernels in "
+        "tests), part of why it is within 1.5x of the plain forward.", "",
         "| model | what | wall (best) | CPU (best) | wall per op | wall / plain | CPU / plain |",
         "|---|---|---:|---:|---:|---:|---:|",
         *rows, "", *lines, "", "```json", *[json.dumps(r) for r in results.values()], "```", ""]

@@ -9,8 +9,9 @@ from netanatomy.analysis.training import TrainingReport, training_report
 
 
 def training(model: Any, input_size: Any = None, *, example_inputs: Any = None,
-             dtype: Any = None, optimizer: str = "adamw", device: str = "meta"
-             ) -> TrainingReport:
+             dtype: Any = None, optimizer: str = "adamw", device: str = "meta",
+             device_type: str | None = None, peak_dtype: str | None = None,
+             convention: str = "palm") -> TrainingReport:
     """Capture one training step of ``model`` and return its :class:`TrainingReport`.
 
     Args:
@@ -19,8 +20,13 @@ def training(model: Any, input_size: Any = None, *, example_inputs: Any = None,
             (``"1x2048:int64"`` for token ids).
         optimizer: ``sgd``, ``sgd-momentum``, ``adam``, ``adamw`` (default), ``adagrad``,
             ``rmsprop``, ``adamax``, ``nadam``, ``radam``, ``adadelta`` or ``none`` (torch's
-            single-tensor implementations; their state is what they allocate).
+            ``foreach`` implementations, the default on GPUs; their state is what they allocate).
         device: ``"meta"`` (nothing allocated) or a real device to run the step on.
+        device_type: a hardware-table key (``netanatomy devices``): adds the step's
+            roofline time, tokens/s and utilisations; ``peak_dtype`` picks the peak
+            (``"bf16"``, ``"tf32"``; default: the parameters' dtype).
+        convention: the model-FLOPs convention shown beside the counted FLOPs
+            (``palm``, ``kaplan``, ``megatron``, ``torchtitan``, … docs/model-flops.md).
 
     Raises:
         UsageError: bad arguments. CaptureError: the step failed (the layer is named).
@@ -29,6 +35,11 @@ def training(model: Any, input_size: Any = None, *, example_inputs: Any = None,
     from netanatomy.frontends.torch.training import capture_training
 
     check_model(model, "training")
+    if device_type is not None:
+        from netanatomy.hardware import device as find_device
+
+        find_device(device_type)                  # an unknown device fails before the run
     args, kwargs = resolve_inputs(input_size, example_inputs, dtype)
     return training_report(capture_training(model, args, kwargs, optimizer=optimizer,
-                                            device=device))
+                                            device=device), device_type, peak_dtype,
+                           convention)

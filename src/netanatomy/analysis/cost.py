@@ -70,9 +70,35 @@ def node_cost(node: Node, formulas: dict[str, Formulas] | None = None) -> NodeCo
 
 
 def graph_costs(graph: Graph) -> tuple[NodeCost, ...]:
-    """The cost of every node, in graph order."""
+    """The cost of every node, in graph order. Rules are pure functions of the kind, the
+    shapes, item sizes and attributes, so nodes alike in all of these (the repeated layers
+    of a deep model, one optimizer update per parameter shape) are costed once."""
     formulas: dict[str, Formulas] = {}
-    return tuple(node_cost(node, formulas) for node in graph.nodes)
+    alike: dict[Any, NodeCost] = {}
+    costs = []
+    for node in graph.nodes:
+        key = likeness(node)
+        cost = alike.get(key) if key is not None else None
+        if cost is None:
+            cost = node_cost(node, formulas)
+            if key is not None:
+                alike[key] = cost
+        costs.append(cost)
+    return tuple(costs)
+
+
+def likeness(node: Node) -> Any:
+    """What a node's cost depends on, hashable; None when an attribute is not hashable
+    (such a node is simply costed on its own)."""
+    try:
+        key = (node.kind, node.allocates,
+               tuple((t.shape, t.itemsize) for t in node.inputs),
+               tuple((t.shape, t.itemsize) for t in node.outputs),
+               tuple(sorted(node.attrs.items())))
+        hash(key)
+    except TypeError:
+        return None
+    return key
 
 
 def uncounted_ops(graph: Graph, costs: tuple[NodeCost, ...]) -> list[tuple[str, int]]:

@@ -96,6 +96,25 @@ class MemoryPeak:
     top_module_bytes: int
 
 
+@dataclass(frozen=True, slots=True)
+class StepTime:
+    """The step on a device's roofline: predicted seconds per phase and in all (a lower
+    bound: peak FLOP/s reached, compute and memory overlapped, no launch overhead),
+    tokens/s, and two utilisations of the predicted time: ``hfu`` (counted FLOPs / (time ×
+    peak)) and ``mfu`` (model FLOPs of ``model_flops`` / (time × peak))."""
+
+    device: str
+    dtype: str
+    peak_flops: int
+    bandwidth: int
+    seconds: float | None
+    status: str
+    by_phase: Mapping[str, float | None]
+    tokens_per_second: float | None
+    hfu: float | None
+    mfu: float | None
+
+
 @dataclass(frozen=True)
 class TrainingReport:
     """One training step of a model (see the module doc for the conventions)."""
@@ -116,6 +135,8 @@ class TrainingReport:
     conventions: tuple[str, ...]
     notes: tuple[str, ...]
     graph: Graph
+    model_flops: Any = None          # ModelFlops of the forward (None: no token lookup)
+    time: StepTime | None = None
 
     @property
     def flops_per_token(self) -> float | None:
@@ -150,9 +171,13 @@ def optimizer_path(node: Node, graph: Graph) -> str:
     return node.path
 
 
-def training_report(capture: Any) -> TrainingReport:
+def training_report(capture: Any, device: Any = None, dtype: str | None = None,
+                    convention: Any = "palm") -> TrainingReport:
     """The :class:`TrainingReport` of a
-    :class:`~netanatomy.frontends.torch.training.TrainingCapture`."""
+    :class:`~netanatomy.frontends.torch.training.TrainingCapture`; with ``device`` (a
+    hardware-table key or Device) also the step's roofline time, tokens/s and
+    utilisations; ``convention``: the model-FLOPs convention shown beside the counts
+    (:mod:`netanatomy.analysis.model_flops`)."""
     graph: Graph = capture.graph
     phases: Sequence[str] = capture.phases
     roles: Sequence[str | None] = capture.grad_roles
@@ -176,39 +201,112 @@ def training_report(capture: Any) -> TrainingReport:
            "optimizer_state": ratio(end.by_category["optimizer_state"], trainable)}
     known = [v for v in per.values() if v is not None]
     per["total"] = sum(known) if known else None
+    model = forward_model_flops(graph, phases, capture.tokens, convention)
+    total = fold(nodes, costs)
+    time = None if device is None else step_time(graph, phases, device, dtype, total,
+                                                 model, capture.tokens)
     return TrainingReport(
+        model_flops=model, time=time,
         optimizer=capture.optimizer, tokens=capture.tokens, params=count,
         trainable_params=trainable, phases=by_phase, backward_input=backward_input,
-        backward_weight=backward_weight, total=fold(nodes, costs), modules=modules,
+        backward_weight=backward_weight, total=total, modules=modules,
         timeline=timeline, peak=peak, end=end, bytes_per_param=per,
         conventions=(*CONVENTIONS, *capture.notes), notes=graph.capture.notes, graph=graph)
+
+
+def forward_model_flops(graph: Graph, phases: Sequence[str], tokens: int,
+                        convention: Any) -> Any:
+    """The model FLOPs (per token and per step) of the step's forward, or None when the
+    forward has no token lookup (not a language model: the convention does not apply)."""
+    from dataclasses import replace
+
+    from netanatomy.analysis.model_flops import model_flops
+    from netanatomy.errors import UsageError
+
+    forward = replace(graph, nodes=tuple(n for n in graph.nodes
+                                         if phases[n.index] == "forward"))
+    try:
+        return model_flops(forward, tokens, convention)
+    except UsageError:
+        return None
+
+
+def step_time(graph: Graph, phases: Sequence[str], device: Any, dtype: str | None,
+              total: Cost, model: Any, tokens: int) -> StepTime:
+    """The step on ``device``'s roofline (see :class:`StepTime`)."""
+    from netanatomy.analysis.roofline import fold as fold_times
+    from netanatomy.analysis.roofline import roofline
+
+    line = roofline(graph, device, dtype)
+    by_phase = {phase: fold_times(n.time_s for n in line.nodes
+                                  if phases[n.index] == phase).value for phase in PHASES}
+    seconds = line.time_s
+    busy = seconds.value
+    capacity = busy * line.peak_flops if busy else None
+    hfu = None if capacity is None or total.flops is None else total.flops / capacity
+    mfu = None if capacity is None or model is None else float(model.per_step) / capacity
+    return StepTime(line.device.key, line.dtype, line.peak_flops, line.bandwidth, busy,
+                    seconds.status, by_phase, tokens / busy if busy else None, hfu, mfu)
 
 
 def ratio(value: int, count: int) -> float | None:
     return value / count if count else None
 
 
+class Accumulator:
+    """A running :class:`Cost`: MACs, elementwise FLOPs, counted nodes, uncounted ops."""
+
+    __slots__ = ("macs", "elementwise", "counted", "uncounted")
+
+    def __init__(self) -> None:
+        self.macs = self.elementwise = self.counted = 0
+        self.uncounted: dict[str, int] = {}
+
+    def cost(self) -> Cost:
+        if self.uncounted and not self.counted:
+            return Cost(None, None, "unknown", dict(self.uncounted))
+        return Cost(self.macs, self.elementwise, "partial" if self.uncounted else "exact",
+                    dict(self.uncounted))
+
+
 def module_costs(graph: Graph, phases: Sequence[str], roles: Sequence[str | None],
                  paths: Sequence[str], costs: Sequence[NodeCost]) -> tuple[ModuleCosts, ...]:
     """Per module (definition order), the nodes it or its submodules ran, by part."""
-    members: dict[str, dict[str, list[Node]]] = {}
+    sums: dict[tuple[str, str], Accumulator] = {}
+    ancestors: dict[str, list[str]] = {}
     for node in graph.nodes:
         phase = phases[node.index]
         part = (roles[node.index] or "input") if phase == "backward" else phase
         path = paths[node.index]
-        parts = path.split(".") if path else []
-        for cut in range(len(parts) + 1):
-            owner = ".".join(parts[:cut])
-            members.setdefault(owner, {}).setdefault(part, []).append(node)
+        owners = ancestors.get(path)
+        if owners is None:
+            parts = path.split(".") if path else []
+            owners = ancestors[path] = [".".join(parts[:cut]) for cut in range(len(parts) + 1)]
+        cost = costs[node.index]
+        counted = cost.macs is not None and cost.elementwise_flops is not None
+        macs = int(cost.macs) if cost.macs is not None and counted else 0
+        elementwise = (int(cost.elementwise_flops)
+                       if cost.elementwise_flops is not None and counted else 0)
+        for owner in owners:
+            total = sums.get((owner, part))
+            if total is None:
+                total = sums[(owner, part)] = Accumulator()
+            if counted:
+                total.macs += macs
+                total.elementwise += elementwise
+                total.counted += 1
+            else:
+                total.uncounted[node.op] = total.uncounted.get(node.op, 0) + 1
+    empty = Accumulator().cost()
     rows = []
+    seen = {owner for owner, _ in sums}
     for info in graph.modules:
-        found = members.get(info.path)
-        if found is None:
+        if info.path not in seen:
             continue
-        rows.append(ModuleCosts(info.path, info.type, fold(found.get("forward", ()), costs),
-                                fold(found.get("input", ()), costs),
-                                fold(found.get("weight", ()), costs),
-                                fold(found.get("optimizer", ()), costs)))
+        part_cost = {part: (sums[(info.path, part)].cost() if (info.path, part) in sums
+                            else empty) for part in ("forward", "input", "weight", "optimizer")}
+        rows.append(ModuleCosts(info.path, info.type, part_cost["forward"], part_cost["input"],
+                                part_cost["weight"], part_cost["optimizer"]))
     return tuple(rows)
 
 

@@ -609,6 +609,16 @@ def training(
                             "nadam, radam, adadelta or none.")] = "adamw",
     device: Annotated[str, typer.Option(
         help="meta (nothing allocated), cpu or cuda (run the step for real).")] = "meta",
+    device_type: Annotated[str | None, typer.Option(
+        "--device-type", help="Hardware-table key (netanatomy devices): the step's roofline "
+                              "time, tokens/s, HFU and MFU on it.")] = None,
+    peak_dtype: Annotated[str | None, typer.Option(
+        "--peak-dtype", help="Which peak of --device-type: bf16, fp16, tf32, fp32, … "
+                             "(default: the parameters' dtype).")] = None,
+    convention: Annotated[str, typer.Option(
+        "--convention", help="Model-FLOPs convention beside the counts: palm, kaplan, gpt3, "
+                             "chinchilla, megatron, torchtitan (docs/model-flops.md).")]
+    = "palm",
     depth: Depth = None,
     format: Format = "table",
     output: Output = None,
@@ -620,7 +630,9 @@ def training(
     import netanatomy
 
     model, inputs = resolve_target(target, input)
-    report = netanatomy.training(model, inputs, optimizer=optimizer, device=device)
+    report = netanatomy.training(model, inputs, optimizer=optimizer, device=device,
+                                 device_type=device_type, peak_dtype=peak_dtype,
+                                 convention=convention)
     write_result("training", format, report, output, depth, width)
 
 

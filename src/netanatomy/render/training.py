@@ -67,9 +67,34 @@ def training_document(report: TrainingReport) -> dict[str, Any]:
             "categories": list(CATEGORIES),
             "timeline": [point_document(p) for p in kept_points(report)],
         },
+        "model_flops": model_flops_document(report),
+        "time": time_document(report),
         "modules": [module_document(row) for row in report.modules],
         "notes": list(report.notes),
     }
+
+
+def model_flops_document(report: TrainingReport) -> dict[str, Any] | None:
+    """The convention's model FLOPs beside the counted ones (None: not a token model)."""
+    model = report.model_flops
+    if model is None:
+        return None
+    return {"convention": model.convention.name, "text": model.text,
+            "citation": model.convention.citation, "params": int(model.params),
+            "per_token_forward": float(model.forward),
+            "per_token_training": float(model.training), "per_step": float(model.per_step)}
+
+
+def time_document(report: TrainingReport) -> dict[str, Any] | None:
+    time = report.time
+    if time is None:
+        return None
+    return {"device": time.device, "dtype": time.dtype, "peak_flops": time.peak_flops,
+            "bandwidth": time.bandwidth, "seconds": time.seconds, "status": time.status,
+            "by_phase": dict(time.by_phase), "tokens_per_second": time.tokens_per_second,
+            "hfu": time.hfu, "mfu": time.mfu,
+            "assumes": "roofline: peak reached, compute and memory overlapped, no launch "
+                       "overhead (a lower bound on the step time)"}
 
 
 def module_document(row: Any) -> dict[str, Any]:
@@ -83,6 +108,14 @@ def shown(cost: Cost, value: int | None) -> str:
     if value is None:
         return "?"
     return format_count(value) + ("*" if cost.status == "partial" else "")
+
+
+def format_seconds(seconds: float) -> str:
+    """``0.000012`` → ``12.0 µs``; ``1.5`` → ``1.50 s``."""
+    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6)):
+        if seconds >= scale:
+            return f"{seconds / scale:,.2f} {unit}"
+    return f"{seconds / 1e-9:,.1f} ns"
 
 
 def depth_of(path: str) -> int:
@@ -106,6 +139,22 @@ def training_text(report: TrainingReport, options: Options) -> str:
     per_token = report.flops_per_token
     if per_token is not None:
         lines.append(f"FLOPs per token (or sample): {per_token:,.0f}")
+    model = report.model_flops
+    if model is not None:
+        lines.append(f"model FLOPs per token ({model.text}): "
+                     f"{float(model.training):,.0f} per training token, "
+                     f"{float(model.forward):,.0f} forward")
+    time = report.time
+    if time is not None and time.seconds is not None:
+        parts_text = ", ".join(f"{phase} {format_seconds(seconds)}"
+                               for phase, seconds in time.by_phase.items() if seconds)
+        utilisation = "".join(f", {name} {value:.1%}" for name, value in
+                              (("HFU", time.hfu), ("MFU", time.mfu)) if value is not None)
+        lines.append(f"on {time.device} ({time.dtype} peak {time.peak_flops / 1e12:,.1f} "
+                     f"TFLOP/s, {time.bandwidth / 1e9:,.0f} GB/s): step "
+                     f"{format_seconds(time.seconds)}{'*' if time.status != 'exact' else ''} "
+                     f"({parts_text}); {time.tokens_per_second:,.0f} tokens/s"
+                     f"{utilisation} (roofline lower bound on the time)")
     uncounted = {op: n for cost in report.phases.values() for op, n in cost.uncounted.items()}
     if uncounted:
         lines.append("* partial: no rule for " + ", ".join(

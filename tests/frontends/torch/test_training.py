@@ -112,7 +112,7 @@ def test_peak_memory_on_a_real_cpu_step_matches_mem_tracker() -> None:
     twin = type(model)(*[type(m)(m.in_features, m.out_features) if isinstance(m, nn.Linear)
                          else nn.ReLU() for m in model])
     twin.load_state_dict(model.state_dict())
-    optimizer = torch.optim.AdamW(twin.parameters(), foreach=False)
+    optimizer = torch.optim.AdamW(twin.parameters(), foreach=True)   # as netanatomy runs it
     tracker = MemTracker()
     tracker.track_external(twin, optimizer, x)
     with tracker:
@@ -157,3 +157,31 @@ def test_cli_writes_table_json_and_csv(tmp_path: pytest.TempPathFactory) -> None
         p["bytes"] for p in document["memory"]["timeline"])
     rows = runner.invoke(app, [*args, "-f", "csv"]).stdout.splitlines()
     assert rows[0].startswith("path,type,depth,forward_macs")
+
+
+def test_device_time_is_the_roofline_of_every_node_and_mfu_uses_palm_model_flops() -> None:
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from netanatomy.analysis.roofline import roofline
+
+    config = LlamaConfig(hidden_size=128, intermediate_size=256, num_hidden_layers=2,
+                         num_attention_heads=4, num_key_value_heads=2, vocab_size=1000,
+                         tie_word_embeddings=False)
+    with torch.device("meta"):
+        model = LlamaForCausalLM(config)
+    batch, length = 2, 32
+    report = netanatomy.training(model, example_inputs=torch.zeros(
+        batch, length, dtype=torch.int64, device="meta"), device_type="h100-sxm",
+        peak_dtype="bf16")
+    line = roofline(report.graph, "h100-sxm", "bf16")
+    assert report.time is not None and report.time.seconds == line.time_s.value
+    # PaLM, appendix B: 6·N + 12·L·H·Q·T per token (N with embeddings), T = sequence length
+    n = report.params
+    per_token = 6 * n + 12 * 2 * 4 * (128 // 4) * length
+    assert report.model_flops.training == per_token
+    tokens = batch * length
+    assert report.time.mfu == pytest.approx(per_token * tokens /
+                                            (line.time_s.value * line.peak_flops), rel=1e-12)
+    assert report.time.tokens_per_second == pytest.approx(tokens / line.time_s.value)
+    with pytest.raises(UsageError):
+        netanatomy.training(model, (2, 32), device_type="h100")          # ambiguous alias

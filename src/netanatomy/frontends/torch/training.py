@@ -112,8 +112,9 @@ OPTIMIZERS: dict[str, tuple[str, dict[str, Any]]] = {
     "adadelta": ("Adadelta", {"lr": 1.0}),
     "none": ("", {}),
 }
-"""Optimizer names → torch.optim class and its arguments (the single-tensor ``foreach=False``
-implementation, whose ops are elementwise per parameter; state sizes are what it allocates)."""
+"""Optimizer names → torch.optim class and its arguments, run as the ``foreach``
+implementation (torch's default on GPUs: one op over the list of parameters, with
+list-sized temporaries); state sizes are what it allocates."""
 
 
 def make_optimizer(name: str, params: Sequence[torch.Tensor]) -> Any:
@@ -129,7 +130,7 @@ def make_optimizer(name: str, params: Sequence[torch.Tensor]) -> Any:
     if not class_name or not params:
         return None
     optimizer_class = getattr(torch.optim, class_name)
-    return optimizer_class(list(params), foreach=False, **options)
+    return optimizer_class(list(params), foreach=True, **options)
 
 
 class TrainingRecorder(OpRecorder):
@@ -362,7 +363,10 @@ def capture_training(model: nn.Module, args: Sequence[Any], kwargs: Mapping[str,
                   params=params, inputs=inputs, outputs=(),
                   capture=CaptureInfo(frontend="torch", device=str(target), training=True,
                                       grad=True,
-                                      notes=tuple(notes) + storage_notes(model)))
+                                      notes=tuple(notes) + storage_notes(model) + tuple(
+                                          f"{op} ran as its decomposition ({count}x): its "
+                                          "parts are counted" for op, count in
+                                          sorted(recorder.decomposed.items()))))
     tokens = token_count(call_args, call_kwargs)
     return TrainingCapture(graph, tuple(recorder.phases), roles, allocations, optimizer,
                            tokens, (LOSS_CONVENTION,))

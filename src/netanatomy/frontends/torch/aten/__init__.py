@@ -11,6 +11,7 @@ from netanatomy.frontends.torch.aten import (  # noqa: F401  (imported for regis
     elementwise,
     embedding,
     extra_linalg,
+    fast_meta,
     instrumentation,
     linalg,
     lookup,

@@ -4,7 +4,7 @@ bench/RESULTS.md with the error distribution (median and worst) of each.
 
 Run from the repository root::
 
-    python bench/profile.py [--device cpu] [--repeats 10]
+    python bench/profile_cpu.py [--device cpu] [--repeats 10]
 
 Timings depend on the machine and its load; nothing here passes or fails on them.
 """
@@ -22,11 +22,6 @@ from pathlib import Path
 from typing import Any
 
 import results_file  # bench/ is on sys.path when a bench script runs
-
-# ...and then off it again: this file's name shadows the standard library's ``profile``,
-# which cProfile (imported by torch._dynamo) imports.
-sys.path[:] = [entry for entry in sys.path
-               if Path(entry or ".").resolve() != Path(__file__).resolve().parent]
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "RESULTS.md"
@@ -104,7 +99,7 @@ def main() -> int:
     line = calibration.device
     peaks = ", ".join(f"{k} {v / 1e9:,.1f} GFLOP/s" for k, v in line.dense.items())
     lines = [SECTION, "",
-             f"Produced by `python bench/profile.py --device {args.device} --repeats "
+             f"Produced by `python bench/profile_cpu.py --device {args.device} --repeats "
              f"{args.repeats}{'' if args.threads is None else f' --threads {args.threads}'}"
              f"` (from the repository root) on "
              f"{datetime.datetime.now():%Y-%m-%d %H:%M} in {time.perf_counter() - started:.0f}"
