@@ -11,7 +11,8 @@ from netanatomy.analysis.training import TrainingReport, training_report
 def training(model: Any, input_size: Any = None, *, example_inputs: Any = None,
              dtype: Any = None, optimizer: str = "adamw", device: str = "meta",
              device_type: str | None = None, peak_dtype: str | None = None,
-             convention: str = "palm") -> TrainingReport:
+             convention: str = "palm", shard: str = "none", dp: int = 1
+             ) -> TrainingReport:
     """Capture one training step of ``model`` and return its :class:`TrainingReport`.
 
     Args:
@@ -27,6 +28,8 @@ def training(model: Any, input_size: Any = None, *, example_inputs: Any = None,
             (``"bf16"``, ``"tf32"``; default: the parameters' dtype).
         convention: the model-FLOPs convention shown beside the counted FLOPs
             (``palm``, ``kaplan``, ``megatron``, ``torchtitan``, … docs/model-flops.md).
+        shard, dp: data-parallel sharding (``none``, ``zero1``, ``zero2``, ``zero3``,
+            ``fsdp``) over ``dp`` devices: the peak's memory per device.
 
     Raises:
         UsageError: bad arguments. CaptureError: the step failed (the layer is named).
@@ -35,6 +38,9 @@ def training(model: Any, input_size: Any = None, *, example_inputs: Any = None,
     from netanatomy.frontends.torch.training import capture_training
 
     check_model(model, "training")
+    from netanatomy.analysis.sharding import sharded_memory
+
+    sharded_memory({}, shard, dp)                 # bad options fail before the run
     if device_type is not None:
         from netanatomy.hardware import device as find_device
 
@@ -42,4 +48,4 @@ def training(model: Any, input_size: Any = None, *, example_inputs: Any = None,
     args, kwargs = resolve_inputs(input_size, example_inputs, dtype)
     return training_report(capture_training(model, args, kwargs, optimizer=optimizer,
                                             device=device), device_type, peak_dtype,
-                           convention)
+                           convention, shard, dp)

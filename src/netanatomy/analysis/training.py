@@ -137,6 +137,8 @@ class TrainingReport:
     graph: Graph
     model_flops: Any = None          # ModelFlops of the forward (None: no token lookup)
     time: StepTime | None = None
+    sharding: Any = None             # ShardedMemory per device at the peak (None: not asked)
+    shard_unit: str = ""             # the block FSDP / ZeRO-3 gathers
 
     @property
     def flops_per_token(self) -> float | None:
@@ -172,12 +174,14 @@ def optimizer_path(node: Node, graph: Graph) -> str:
 
 
 def training_report(capture: Any, device: Any = None, dtype: str | None = None,
-                    convention: Any = "palm") -> TrainingReport:
+                    convention: Any = "palm", shard: str = "none", dp: int = 1
+                    ) -> TrainingReport:
     """The :class:`TrainingReport` of a
     :class:`~netanatomy.frontends.torch.training.TrainingCapture`; with ``device`` (a
     hardware-table key or Device) also the step's roofline time, tokens/s and
     utilisations; ``convention``: the model-FLOPs convention shown beside the counts
-    (:mod:`netanatomy.analysis.model_flops`)."""
+    (:mod:`netanatomy.analysis.model_flops`); ``shard`` and ``dp``: memory per device of
+    the peak under that data-parallel sharding (:mod:`netanatomy.analysis.sharding`)."""
     graph: Graph = capture.graph
     phases: Sequence[str] = capture.phases
     roles: Sequence[str | None] = capture.grad_roles
@@ -205,8 +209,13 @@ def training_report(capture: Any, device: Any = None, dtype: str | None = None,
     total = fold(nodes, costs)
     time = None if device is None else step_time(graph, phases, device, dtype, total,
                                                  model, capture.tokens)
+    from netanatomy.analysis.sharding import largest_block, sharded_memory
+
+    unit_path, unit_bytes = largest_block(graph)
+    sharding = (None if shard == "none" and dp == 1 else
+                sharded_memory(peak.point.by_category, shard, dp, unit_bytes))
     return TrainingReport(
-        model_flops=model, time=time,
+        model_flops=model, time=time, sharding=sharding, shard_unit=unit_path,
         optimizer=capture.optimizer, tokens=capture.tokens, params=count,
         trainable_params=trainable, phases=by_phase, backward_input=backward_input,
         backward_weight=backward_weight, total=total, modules=modules,

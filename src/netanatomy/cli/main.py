@@ -619,6 +619,11 @@ def training(
         "--convention", help="Model-FLOPs convention beside the counts: palm, kaplan, gpt3, "
                              "chinchilla, megatron, torchtitan (docs/model-flops.md).")]
     = "palm",
+    shard: Annotated[str, typer.Option(
+        "--shard", help="Data-parallel sharding for the memory per device: none, zero1, "
+                        "zero2, zero3 or fsdp.")] = "none",
+    dp: Annotated[int, typer.Option(
+        "--dp", help="Data-parallel degree (devices each running this batch).")] = 1,
     depth: Depth = None,
     format: Format = "table",
     output: Output = None,
@@ -632,7 +637,7 @@ def training(
     model, inputs = resolve_target(target, input)
     report = netanatomy.training(model, inputs, optimizer=optimizer, device=device,
                                  device_type=device_type, peak_dtype=peak_dtype,
-                                 convention=convention)
+                                 convention=convention, shard=shard, dp=dp)
     write_result("training", format, report, output, depth, width)
 
 

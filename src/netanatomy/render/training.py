@@ -69,6 +69,7 @@ def training_document(report: TrainingReport) -> dict[str, Any]:
         },
         "model_flops": model_flops_document(report),
         "time": time_document(report),
+        "sharding": sharding_document(report),
         "modules": [module_document(row) for row in report.modules],
         "notes": list(report.notes),
     }
@@ -95,6 +96,15 @@ def time_document(report: TrainingReport) -> dict[str, Any] | None:
             "hfu": time.hfu, "mfu": time.mfu,
             "assumes": "roofline: peak reached, compute and memory overlapped, no launch "
                        "overhead (a lower bound on the step time)"}
+
+
+def sharding_document(report: TrainingReport) -> dict[str, Any] | None:
+    shard = report.sharding
+    if shard is None:
+        return None
+    return {"strategy": shard.strategy, "dp": shard.degree,
+            "per_device_bytes": shard.total, "by_category": dict(shard.by_category),
+            "gathered_unit": report.shard_unit, "gathered_unit_bytes": shard.gathered_unit}
 
 
 def module_document(row: Any) -> dict[str, Any]:
@@ -169,6 +179,14 @@ def training_text(report: TrainingReport, options: Options) -> str:
         rows.append((category, format_bytes(peak.point.by_category[category]),
                      format_bytes(report.end.by_category[category])))
     lines += aligned(rows)
+    shard = report.sharding
+    if shard is not None:
+        unit = (f" + one gathered unit {report.shard_unit or '<root>'} "
+                f"({format_bytes(int(shard.gathered_unit))})"
+                if shard.gathered_unit else "")
+        lines.append(f"per device with {shard.strategy} over dp={shard.degree}: "
+                     f"{format_bytes(int(shard.total))} at the peak{unit} "
+                     "(ZeRO/FSDP partitioning; activations per device as captured)")
     per = report.bytes_per_param
     lines.append("bytes per parameter (derived): " + ", ".join(
         f"{name} {value:.2f}" for name, value in per.items() if value is not None))

@@ -185,3 +185,24 @@ def test_device_time_is_the_roofline_of_every_node_and_mfu_uses_palm_model_flops
     assert report.time.tokens_per_second == pytest.approx(tokens / line.time_s.value)
     with pytest.raises(UsageError):
         netanatomy.training(model, (2, 32), device_type="h100")          # ambiguous alias
+
+
+def test_zero3_gathers_one_decoder_layer_and_divides_the_steady_state() -> None:
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    config = LlamaConfig(hidden_size=256, intermediate_size=512, num_hidden_layers=4,
+                         num_attention_heads=4, num_key_value_heads=2, vocab_size=1000)
+    with torch.device("meta"):
+        model = LlamaForCausalLM(config)
+    ids = torch.zeros(2, 64, dtype=torch.int64, device="meta")
+    report = netanatomy.training(model, example_inputs=ids, shard="zero3", dp=4)
+    # one decoder layer: q, o 256², k, v 256·128 (2 of 4 heads), MLP 3·256·512, 2 norms
+    layer = 2 * 256 * 256 + 2 * 256 * 128 + 3 * 256 * 512 + 2 * 256
+    assert report.shard_unit == "model.layers.0"
+    assert report.sharding.gathered_unit == 4 * layer * 2        # float32 params + grads
+    peak = report.peak.point.by_category
+    steady = peak["parameters"] + peak["gradients"] + peak["optimizer_state"]
+    rest = report.peak.point.total - steady
+    assert report.sharding.total == pytest.approx(steady / 4 + rest + 4 * layer * 2)
+    with pytest.raises(UsageError, match="--dp must be"):
+        netanatomy.training(model, example_inputs=ids, shard="zero1", dp=0)
