@@ -11,7 +11,8 @@ from netanatomy.analysis.training import TrainingReport, training_report
 def training(model: Any, input_size: Any = None, *, example_inputs: Any = None,
              dtype: Any = None, optimizer: str = "adamw", device: str = "meta",
              device_type: str | None = None, peak_dtype: str | None = None,
-             convention: str = "palm", shard: str = "none", dp: int = 1
+             convention: str = "palm", shard: str = "none", dp: int = 1,
+             checkpoint: str = "none", memory_budget_gib: float | None = None
              ) -> TrainingReport:
     """Capture one training step of ``model`` and return its :class:`TrainingReport`.
 
@@ -30,6 +31,9 @@ def training(model: Any, input_size: Any = None, *, example_inputs: Any = None,
             (``palm``, ``kaplan``, ``megatron``, ``torchtitan``, … docs/model-flops.md).
         shard, dp: data-parallel sharding (``none``, ``zero1``, ``zero2``, ``zero3``,
             ``fsdp``) over ``dp`` devices: the peak's memory per device.
+        checkpoint: ``none``, ``blocks`` (checkpoint every repeated block) or ``auto``
+            (the fewest blocks that bring the estimated peak under ``memory_budget_gib``):
+            memory freed against forward FLOPs recomputed.
 
     Raises:
         UsageError: bad arguments. CaptureError: the step failed (the layer is named).
@@ -41,6 +45,7 @@ def training(model: Any, input_size: Any = None, *, example_inputs: Any = None,
     from netanatomy.analysis.sharding import sharded_memory
 
     sharded_memory({}, shard, dp)                 # bad options fail before the run
+    budget = check_checkpoint(checkpoint, memory_budget_gib)
     if device_type is not None:
         from netanatomy.hardware import device as find_device
 
@@ -48,4 +53,25 @@ def training(model: Any, input_size: Any = None, *, example_inputs: Any = None,
     args, kwargs = resolve_inputs(input_size, example_inputs, dtype)
     return training_report(capture_training(model, args, kwargs, optimizer=optimizer,
                                             device=device), device_type, peak_dtype,
-                           convention, shard, dp)
+                           convention, shard, dp, checkpoint, budget)
+
+
+def check_checkpoint(checkpoint: str, memory_budget_gib: float | None) -> int | None:
+    """The budget in bytes; refuses an unknown choice, ``auto`` without a budget and a
+    budget that is not a positive number.
+
+    Raises:
+        UsageError: naming the option and what it takes.
+    """
+    from netanatomy.errors import UsageError
+
+    if checkpoint not in ("none", "blocks", "auto"):
+        raise UsageError(f"--checkpoint {checkpoint!r}: give none, blocks or auto")
+    if memory_budget_gib is None:
+        if checkpoint == "auto":
+            raise UsageError("--checkpoint auto needs --memory-budget (GiB per device)")
+        return None
+    if not memory_budget_gib > 0 or memory_budget_gib != memory_budget_gib:
+        raise UsageError(f"--memory-budget must be a positive number of GiB, got "
+                         f"{memory_budget_gib!r}")
+    return int(memory_budget_gib * 2 ** 30)

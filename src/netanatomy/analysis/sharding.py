@@ -68,13 +68,9 @@ def sharded_memory(categories: Mapping[str, float], strategy: str, degree: int,
     return ShardedMemory(strategy, degree, shares, unit, sum(shares.values()) + unit)
 
 
-def largest_block(graph: Graph) -> tuple[str, int]:
-    """The unit FSDP / ZeRO-3 gathers at most at once, and its bytes (parameters, and
-    gradients of the trainable ones): the wrapping units are the instances of the most
-    frequent repeated module type that contains other modules and holds parameters (a
-    transformer layer, a ResNet block); what lies outside them is the root unit. The
-    largest of all is returned (``("", bytes of everything)`` when no such type repeats:
-    the model is one unit)."""
+def parameter_bytes(graph: Graph) -> dict[str, int]:
+    """Bytes of parameters, and gradients of the trainable ones, per module path (its
+    submodules included; ``""`` the whole model)."""
     held: dict[str, int] = {"": 0}
     for param in graph.params.values():
         if param.is_buffer:
@@ -84,6 +80,13 @@ def largest_block(graph: Graph) -> tuple[str, int]:
         for cut in range(len(parts) + 1):
             path = ".".join(parts[:cut])
             held[path] = held.get(path, 0) + size
+    return held
+
+
+def repeated_units(graph: Graph) -> tuple[str, ...]:
+    """The instances of the most frequent repeated module type that contains other modules
+    and holds parameters (a transformer layer, a ResNet block); () when none repeats."""
+    held = parameter_bytes(graph)
     paths = [module.path for module in graph.modules]
     containers = {path for path in paths for other in paths
                   if path and other.startswith(path + ".")}
@@ -91,10 +94,22 @@ def largest_block(graph: Graph) -> tuple[str, int]:
     for module in graph.modules:
         if module.path in containers and held.get(module.path):
             by_type.setdefault(module.type, []).append(module.path)
-    repeated = [found for found in by_type.values() if len(found) > 1]
+    repeated: list[list[str]] = [found for found in by_type.values() if len(found) > 1]
     if not repeated:
+        return ()
+    most: list[str] = max(repeated, key=len)
+    return tuple(most)
+
+
+def largest_block(graph: Graph) -> tuple[str, int]:
+    """The unit FSDP / ZeRO-3 gathers at most at once, and its bytes (parameters, and
+    gradients of the trainable ones): the wrapping units are :func:`repeated_units`; what
+    lies outside them is the root unit. The largest of all is returned (``("", bytes of
+    everything)`` when no type repeats: the model is one unit)."""
+    held = parameter_bytes(graph)
+    units = repeated_units(graph)
+    if not units:
         return "", held[""]
-    units = max(repeated, key=len)
     biggest = max(units, key=lambda path: held[path])
     outside = held[""] - sum(held[path] for path in units)
     return (biggest, held[biggest]) if held[biggest] >= outside else ("", outside)

@@ -139,6 +139,7 @@ class TrainingReport:
     time: StepTime | None = None
     sharding: Any = None             # ShardedMemory per device at the peak (None: not asked)
     shard_unit: str = ""             # the block FSDP / ZeRO-3 gathers
+    checkpointing: Any = None        # CheckpointPlan (None: not asked)
 
     @property
     def flops_per_token(self) -> float | None:
@@ -174,14 +175,17 @@ def optimizer_path(node: Node, graph: Graph) -> str:
 
 
 def training_report(capture: Any, device: Any = None, dtype: str | None = None,
-                    convention: Any = "palm", shard: str = "none", dp: int = 1
+                    convention: Any = "palm", shard: str = "none", dp: int = 1,
+                    checkpoint: str = "none", memory_budget: int | None = None
                     ) -> TrainingReport:
     """The :class:`TrainingReport` of a
     :class:`~netanatomy.frontends.torch.training.TrainingCapture`; with ``device`` (a
     hardware-table key or Device) also the step's roofline time, tokens/s and
     utilisations; ``convention``: the model-FLOPs convention shown beside the counts
     (:mod:`netanatomy.analysis.model_flops`); ``shard`` and ``dp``: memory per device of
-    the peak under that data-parallel sharding (:mod:`netanatomy.analysis.sharding`)."""
+    the peak under that data-parallel sharding (:mod:`netanatomy.analysis.sharding`);
+    ``checkpoint`` (``blocks`` / ``auto`` with ``memory_budget`` bytes): the activation
+    checkpointing what-if (:mod:`netanatomy.analysis.checkpointing`)."""
     graph: Graph = capture.graph
     phases: Sequence[str] = capture.phases
     roles: Sequence[str | None] = capture.grad_roles
@@ -214,8 +218,15 @@ def training_report(capture: Any, device: Any = None, dtype: str | None = None,
     unit_path, unit_bytes = largest_block(graph)
     sharding = (None if shard == "none" and dp == 1 else
                 sharded_memory(peak.point.by_category, shard, dp, unit_bytes))
+    plan = None
+    if checkpoint != "none":
+        from netanatomy.analysis.checkpointing import block_candidates, plan_checkpoints
+
+        plan = plan_checkpoints(block_candidates(graph, phases, capture.allocations, costs),
+                                timeline, checkpoint, memory_budget)
     return TrainingReport(
         model_flops=model, time=time, sharding=sharding, shard_unit=unit_path,
+        checkpointing=plan,
         optimizer=capture.optimizer, tokens=capture.tokens, params=count,
         trainable_params=trainable, phases=by_phase, backward_input=backward_input,
         backward_weight=backward_weight, total=total, modules=modules,

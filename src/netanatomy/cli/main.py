@@ -624,6 +624,12 @@ def training(
                         "zero2, zero3 or fsdp.")] = "none",
     dp: Annotated[int, typer.Option(
         "--dp", help="Data-parallel degree (devices each running this batch).")] = 1,
+    checkpoint: Annotated[str, typer.Option(
+        "--checkpoint", help="Activation checkpointing what-if: none, blocks (every "
+                             "repeated block) or auto (fewest blocks for --memory-budget)."
+                             )] = "none",
+    memory_budget: Annotated[float | None, typer.Option(
+        "--memory-budget", help="GiB per device for --checkpoint auto.")] = None,
     depth: Depth = None,
     format: Format = "table",
     output: Output = None,
@@ -637,7 +643,8 @@ def training(
     model, inputs = resolve_target(target, input)
     report = netanatomy.training(model, inputs, optimizer=optimizer, device=device,
                                  device_type=device_type, peak_dtype=peak_dtype,
-                                 convention=convention, shard=shard, dp=dp)
+                                 convention=convention, shard=shard, dp=dp,
+                                 checkpoint=checkpoint, memory_budget_gib=memory_budget)
     write_result("training", format, report, output, depth, width)
 
 

@@ -70,6 +70,7 @@ def training_document(report: TrainingReport) -> dict[str, Any]:
         "model_flops": model_flops_document(report),
         "time": time_document(report),
         "sharding": sharding_document(report),
+        "checkpointing": checkpoint_document(report),
         "modules": [module_document(row) for row in report.modules],
         "notes": list(report.notes),
     }
@@ -105,6 +106,18 @@ def sharding_document(report: TrainingReport) -> dict[str, Any] | None:
     return {"strategy": shard.strategy, "dp": shard.degree,
             "per_device_bytes": shard.total, "by_category": dict(shard.by_category),
             "gathered_unit": report.shard_unit, "gathered_unit_bytes": shard.gathered_unit}
+
+
+def checkpoint_document(report: TrainingReport) -> dict[str, Any] | None:
+    plan = report.checkpointing
+    if plan is None:
+        return None
+    return {"chosen": list(plan.chosen), "freed_bytes": plan.freed,
+            "added_flops": plan.added_flops, "peak_before": plan.peak_before,
+            "peak_after": plan.peak_after, "budget": plan.budget, "fits": plan.fits,
+            "candidates": [{"path": c.path, "type": c.type, "saved_bytes": c.saved,
+                            "kept_bytes": c.kept, "freed_bytes": c.freed,
+                            "recompute_flops": c.recompute_flops} for c in plan.candidates]}
 
 
 def module_document(row: Any) -> dict[str, Any]:
@@ -187,6 +200,18 @@ def training_text(report: TrainingReport, options: Options) -> str:
         lines.append(f"per device with {shard.strategy} over dp={shard.degree}: "
                      f"{format_bytes(int(shard.total))} at the peak{unit} "
                      "(ZeRO/FSDP partitioning; activations per device as captured)")
+    plan = report.checkpointing
+    if plan is not None:
+        added = "?" if plan.added_flops is None else format_count(plan.added_flops)
+        share = ("" if plan.added_flops is None or not report.total.flops else
+                 f", +{plan.added_flops / report.total.flops:.1%} of the step")
+        budget = ("" if plan.budget is None else
+                  f"; budget {format_bytes(plan.budget)}: "
+                  f"{'fits' if plan.fits else 'does NOT fit'}")
+        lines.append(f"checkpointing {len(plan.chosen)} of {len(plan.candidates)} blocks "
+                     f"frees {format_bytes(plan.freed)}, recomputes {added} FLOPs{share}; "
+                     f"peak {format_bytes(plan.peak_before)} → "
+                     f"{format_bytes(plan.peak_after)} (estimate){budget}")
     per = report.bytes_per_param
     lines.append("bytes per parameter (derived): " + ", ".join(
         f"{name} {value:.2f}" for name, value in per.items() if value is not None))

@@ -206,3 +206,37 @@ def test_zero3_gathers_one_decoder_layer_and_divides_the_steady_state() -> None:
     assert report.sharding.total == pytest.approx(steady / 4 + rest + 4 * layer * 2)
     with pytest.raises(UsageError, match="--dp must be"):
         netanatomy.training(model, example_inputs=ids, shard="zero1", dp=0)
+
+
+class Block(nn.Module):
+    def __init__(self, width: int, hidden: int) -> None:
+        super().__init__()
+        self.up, self.down = nn.Linear(width, hidden), nn.Linear(hidden, width)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.relu(self.down(torch.relu(self.up(x))))
+
+
+def test_checkpointing_a_block_frees_its_inner_activations_for_one_more_forward() -> None:
+    batch, width, hidden, blocks = 32, 64, 256, 4
+    with torch.device("meta"):
+        model = nn.Sequential(*[Block(width, hidden) for _ in range(blocks)])
+    report = netanatomy.training(model, (batch, width), checkpoint="blocks")
+    plan = report.checkpointing
+    assert plan.chosen == ("0", "1", "2", "3")
+    first = plan.candidates[0]
+    # saved inside a block: both ReLU outputs (batch·hidden + batch·width floats); the
+    # checkpoint keeps its input (batch·width, made by the previous block)
+    assert first.saved == 4 * batch * (hidden + width)
+    assert plan.candidates[1].kept == 4 * batch * width
+    assert plan.candidates[1].freed == 4 * batch * hidden
+    forward_macs = batch * (width * hidden + hidden * width)
+    relus = batch * (hidden + width)                       # one FLOP per ReLU element
+    biases = batch * (hidden + width)                      # one add per bias element
+    assert first.recompute_flops == 2 * forward_macs + relus + biases
+    assert plan.added_flops == blocks * first.recompute_flops
+    budget = netanatomy.training(model, (batch, width), checkpoint="auto",
+                                 memory_budget_gib=plan.peak_after / 2 ** 30)
+    assert budget.checkpointing.fits and budget.checkpointing.peak_after <= plan.peak_after
+    with pytest.raises(UsageError, match="needs --memory-budget"):
+        netanatomy.training(model, (batch, width), checkpoint="auto")
