@@ -12,8 +12,8 @@ def training(model: Any, input_size: Any = None, *, example_inputs: Any = None,
              dtype: Any = None, optimizer: str = "adamw", device: str = "meta",
              device_type: str | None = None, peak_dtype: str | None = None,
              convention: str = "palm", shard: str = "none", dp: int = 1,
-             checkpoint: str = "none", memory_budget_gib: float | None = None
-             ) -> TrainingReport:
+             checkpoint: str = "none", memory_budget_gib: float | None = None,
+             precision: str = "fp32") -> TrainingReport:
     """Capture one training step of ``model`` and return its :class:`TrainingReport`.
 
     Args:
@@ -24,6 +24,10 @@ def training(model: Any, input_size: Any = None, *, example_inputs: Any = None,
             ``rmsprop``, ``adamax``, ``nadam``, ``radam``, ``adadelta`` or ``none`` (torch's
             ``foreach`` implementations, the default on GPUs; their state is what they allocate).
         device: ``"meta"`` (nothing allocated) or a real device to run the step on.
+        precision: ``fp32`` (as the model is), ``bf16`` / ``fp16`` (everything in that
+            dtype), ``bf16-mixed`` / ``fp16-mixed`` (half-precision model, fp32 master
+            weights, gradients and optimizer state): the copies are captured, so bytes
+            per parameter are derived.
         device_type: a hardware-table key (``netanatomy devices``): adds the step's
             roofline time, tokens/s and utilisations; ``peak_dtype`` picks the peak
             (``"bf16"``, ``"tf32"``; default: the parameters' dtype).
@@ -51,8 +55,12 @@ def training(model: Any, input_size: Any = None, *, example_inputs: Any = None,
 
         find_device(device_type)                  # an unknown device fails before the run
     args, kwargs = resolve_inputs(input_size, example_inputs, dtype)
+    from netanatomy.frontends.torch.training import check_precision
+
+    check_precision(precision)
     return training_report(capture_training(model, args, kwargs, optimizer=optimizer,
-                                            device=device), device_type, peak_dtype,
+                                            device=device, precision=precision),
+                           device_type, peak_dtype,
                            convention, shard, dp, checkpoint, budget)
 
 

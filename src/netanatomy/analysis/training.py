@@ -26,8 +26,8 @@ from netanatomy.analysis.cost import NodeCost, graph_costs
 from netanatomy.ir.graph import Graph, Node
 
 PHASES = ("forward", "loss", "backward", "optimizer")
-CATEGORIES = ("parameters", "buffers", "inputs", "gradients", "optimizer_state",
-              "activations_saved", "temporaries")
+CATEGORIES = ("parameters", "master_weights", "buffers", "inputs", "gradients",
+              "optimizer_state", "activations_saved", "temporaries")
 PEAK_MODULE_DEPTH = 3
 """Live bytes at the peak are grouped by module path cut to this many levels."""
 
@@ -122,6 +122,7 @@ class TrainingReport:
     optimizer: str
     tokens: int
     params: int
+    precision: str
     trainable_params: int
     phases: Mapping[str, Cost]
     backward_input: Cost
@@ -205,6 +206,7 @@ def training_report(capture: Any, device: Any = None, dtype: str | None = None,
     trainable = sum(int(p.numel) for p in params if p.trainable)
     end = timeline[-1]
     per = {"parameters": ratio(end.by_category["parameters"], count),
+           "master_weights": ratio(end.by_category["master_weights"], trainable),
            "gradients": ratio(end.by_category["gradients"], trainable),
            "optimizer_state": ratio(end.by_category["optimizer_state"], trainable)}
     known = [v for v in per.values() if v is not None]
@@ -228,6 +230,7 @@ def training_report(capture: Any, device: Any = None, dtype: str | None = None,
         model_flops=model, time=time, sharding=sharding, shard_unit=unit_path,
         checkpointing=plan,
         optimizer=capture.optimizer, tokens=capture.tokens, params=count,
+        precision=capture.precision,
         trainable_params=trainable, phases=by_phase, backward_input=backward_input,
         backward_weight=backward_weight, total=total, modules=modules,
         timeline=timeline, peak=peak, end=end, bytes_per_param=per,

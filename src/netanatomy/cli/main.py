@@ -624,6 +624,10 @@ def training(
                         "zero2, zero3 or fsdp.")] = "none",
     dp: Annotated[int, typer.Option(
         "--dp", help="Data-parallel degree (devices each running this batch).")] = 1,
+    precision: Annotated[str, typer.Option(
+        "--precision", help="fp32 (as the model is), bf16, fp16, bf16-mixed or fp16-mixed "
+                            "(half-precision model with fp32 master weights, gradients and "
+                            "optimizer state).")] = "fp32",
     checkpoint: Annotated[str, typer.Option(
         "--checkpoint", help="Activation checkpointing what-if: none, blocks (every "
                              "repeated block) or auto (fewest blocks for --memory-budget)."
@@ -644,7 +648,8 @@ def training(
     report = netanatomy.training(model, inputs, optimizer=optimizer, device=device,
                                  device_type=device_type, peak_dtype=peak_dtype,
                                  convention=convention, shard=shard, dp=dp,
-                                 checkpoint=checkpoint, memory_budget_gib=memory_budget)
+                                 checkpoint=checkpoint, memory_budget_gib=memory_budget,
+                                 precision=precision)
     write_result("training", format, report, output, depth, width)
 
 

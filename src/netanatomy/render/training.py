@@ -51,6 +51,7 @@ def training_document(report: TrainingReport) -> dict[str, Any]:
         "schema": SCHEMA,
         "conventions": list(report.conventions),
         "optimizer": report.optimizer,
+        "precision": report.precision,
         "tokens": report.tokens,
         "params": report.params,
         "trainable_params": report.trainable_params,
@@ -149,7 +150,8 @@ def depth_of(path: str) -> int:
 def training_text(report: TrainingReport, options: Options) -> str:
     """Phases, the backward split, per-token figures, memory peak and categories, bytes per
     parameter, then the modules to ``options.depth`` levels."""
-    lines = [f"Training step: optimizer {report.optimizer}, {format_count(report.tokens)} "
+    lines = [f"Training step: optimizer {report.optimizer}, precision {report.precision}, "
+             f"{format_count(report.tokens)} "
              f"tokens (or samples), {format_count(report.params)} params "
              f"({format_count(report.trainable_params)} trainable)", ""]
     rows: list[tuple[str, ...]] = [("phase", "MACs", "FLOPs", "elementwise FLOPs", "status")]

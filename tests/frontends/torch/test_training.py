@@ -240,3 +240,28 @@ def test_checkpointing_a_block_frees_its_inner_activations_for_one_more_forward(
     assert budget.checkpointing.fits and budget.checkpointing.peak_after <= plan.peak_after
     with pytest.raises(UsageError, match="needs --memory-budget"):
         netanatomy.training(model, (batch, width), checkpoint="auto")
+
+
+@pytest.mark.parametrize(("precision", "weights", "masters", "grads", "state"), [
+    ("fp32", 4, 0, 4, 8),            # AdamW: exp_avg + exp_avg_sq in the parameters' dtype
+    ("bf16", 2, 0, 2, 4),
+    ("bf16-mixed", 2, 4, 4, 8),      # fp32 masters, fp32 grads (bf16 ones released), state
+    ("fp16-mixed", 2, 4, 4, 8),
+])
+def test_precision_policies_keep_the_copies_they_list(precision: str, weights: int,
+                                                      masters: int, grads: int,
+                                                      state: int) -> None:
+    with torch.device("meta"):
+        model = mlp()
+    count = 64 * 128 + 128 + 128 * 10 + 10
+    report = netanatomy.training(model, (32, 64), precision=precision)
+    end = report.end.by_category
+    steps = 4 * 4                                   # a float32 step per parameter tensor
+    assert end["parameters"] == weights * count
+    assert end["master_weights"] == masters * count
+    assert end["gradients"] == grads * count
+    assert end["optimizer_state"] == state * count + steps
+    assert report.phases["forward"].macs == 32 * (64 * 128 + 128 * 10)   # dtype-free
+    assert model[0].weight.dtype == torch.float32                         # untouched
+    with pytest.raises(UsageError, match="--precision 'int4' is not known"):
+        netanatomy.training(model, (32, 64), precision="int4")

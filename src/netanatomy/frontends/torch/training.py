@@ -56,8 +56,8 @@ from netanatomy.frontends.torch.tracking import (
 from netanatomy.ir.graph import CaptureInfo, Graph
 
 PHASES = ("forward", "loss", "backward", "optimizer")
-CATEGORIES = ("parameters", "buffers", "inputs", "gradients", "optimizer_state",
-              "activations_saved", "temporaries")
+CATEGORIES = ("parameters", "master_weights", "buffers", "inputs", "gradients",
+              "optimizer_state", "activations_saved", "temporaries")
 """Memory categories, in the order outputs list them."""
 
 NO_SEQUENCE = 2 ** 64 - 1
@@ -97,6 +97,7 @@ class TrainingCapture:
     optimizer: str
     tokens: int
     notes: tuple[str, ...] = field(default=())
+    precision: str = "fp32"
 
 
 OPTIMIZERS: dict[str, tuple[str, dict[str, Any]]] = {
@@ -115,6 +116,50 @@ OPTIMIZERS: dict[str, tuple[str, dict[str, Any]]] = {
 """Optimizer names → torch.optim class and its arguments, run as the ``foreach``
 implementation (torch's default on GPUs: one op over the list of parameters, with
 list-sized temporaries); state sizes are what it allocates."""
+
+
+PRECISIONS: dict[str, tuple[torch.dtype | None, bool]] = {
+    "fp32": (None, False),
+    "bf16": (torch.bfloat16, False),
+    "fp16": (torch.float16, False),
+    "bf16-mixed": (torch.bfloat16, True),
+    "fp16-mixed": (torch.float16, True),
+}
+"""Precision policy → (the dtype the model computes and keeps its weights in, None: as it
+is; whether fp32 master weights are kept). ``bf16``/``fp16``: the whole model, its
+gradients and its optimizer state in that dtype. ``*-mixed``: the model in that dtype, plus
+fp32 master weights that the optimizer updates (with fp32 gradients copied from the
+half-precision ones, which are then released, and fp32 state), copied back into the model
+after the step — the copies mixed-precision trainers keep (Micikevicius et al. 2018;
+DeepSpeed's bf16 optimizer)."""
+
+PRECISION_CONVENTION = {
+    "fp32": "precision fp32: weights, gradients and optimizer state as the model holds them",
+    "bf16": "precision bf16: weights, activations, gradients and optimizer state in bfloat16",
+    "fp16": "precision fp16: weights, activations, gradients and optimizer state in float16",
+    "bf16-mixed": "precision bf16-mixed: bfloat16 weights and activations; fp32 master "
+                  "weights, fp32 gradients (copied from the bf16 ones, which are released) "
+                  "and fp32 optimizer state; the master weights copied back after the step",
+    "fp16-mixed": "precision fp16-mixed: float16 weights and activations; fp32 master "
+                  "weights, fp32 gradients (copied from the fp16 ones, which are released) "
+                  "and fp32 optimizer state; the master weights copied back after the step "
+                  "(loss scaling not modelled)",
+}
+
+
+def check_precision(precision: str) -> tuple[torch.dtype | None, bool]:
+    """Raises: UsageError for an unknown policy (naming the known ones)."""
+    if precision not in PRECISIONS:
+        raise UsageError(f"--precision {precision!r} is not known; give one of "
+                         f"{', '.join(PRECISIONS)}")
+    return PRECISIONS[precision]
+
+
+def in_dtype(tensor: torch.Tensor, dtype: torch.dtype | None) -> torch.Tensor:
+    """``tensor`` in ``dtype`` when it is floating (a new leaf, its grad flag kept)."""
+    if dtype is None or not tensor.is_floating_point() or tensor.dtype == dtype:
+        return tensor
+    return tensor.detach().to(dtype).requires_grad_(tensor.requires_grad)
 
 
 def make_optimizer(name: str, params: Sequence[torch.Tensor]) -> Any:
@@ -289,20 +334,21 @@ def loss_of(result: Any) -> torch.Tensor:
 @collector_paused()
 def capture_training(model: nn.Module, args: Sequence[Any], kwargs: Mapping[str, Any], *,
                      optimizer: str = "adamw", device: str = "meta",
-                     notes: Sequence[str] = ()) -> TrainingCapture:
+                     precision: str = "fp32", notes: Sequence[str] = ()) -> TrainingCapture:
     """Run one training step of ``model`` on ``device`` and return what it ran.
 
     Raises:
         CaptureError: the forward or backward failed (the message names the layer).
-        UsageError: an unknown optimizer.
+        UsageError: an unknown optimizer or precision.
     """
     if optimizer not in OPTIMIZERS:
         make_optimizer(optimizer, [])
+    compute_dtype, mixed = check_precision(precision)
     target = torch.device(device)
     params, names_by_object = build_param_table(model)
     originals = {id(t): t for t in list(model.parameters()) + list(model.buffers())}
     buffer_ids = {id(b) for b in model.buffers()} - {id(p) for p in model.parameters()}
-    stand_ins = {key: make_stand_in(t, target, key not in buffer_ids)
+    stand_ins = {key: in_dtype(make_stand_in(t, target, key not in buffer_ids), compute_dtype)
                  for key, t in originals.items()}
     by_name = {name: stand_ins[key] for key, names in names_by_object.items() for name in names}
     counted_as = canonical_names(params)
@@ -312,7 +358,13 @@ def capture_training(model: nn.Module, args: Sequence[Any], kwargs: Mapping[str,
               for key in names_by_object if param_names[id(stand_ins[key])] in params}
     trainable = [t for key, t in stand_ins.items()
                  if key not in buffer_ids and t.requires_grad]
-    call_args, call_kwargs = to_device(tuple(args), target), to_device(dict(kwargs), target)
+    call_args = tuple(in_dtype(a, compute_dtype) if isinstance(a, torch.Tensor) else a
+                      for a in to_device(tuple(args), target))
+    call_kwargs = {k: in_dtype(v, compute_dtype) if isinstance(v, torch.Tensor) else v
+                   for k, v in to_device(dict(kwargs), target).items()}
+    masters = [t.detach().float().requires_grad_(True) for t in trainable] if mixed else []
+    for master, tensor in zip(masters, trainable):
+        owners[id(master)] = owners.get(id(tensor), "")
     values: Values = "none" if target.type == "meta" else "buffers"
     with globals_preserved(), model_preserved(model, values) as guard, \
             mode_set(model, True), track_modules(model) as tracker:
@@ -325,7 +377,10 @@ def capture_training(model: nn.Module, args: Sequence[Any], kwargs: Mapping[str,
                            "buffers" if key in buffer_ids else "parameters")
         for tensor in flatten_tensors((call_args, call_kwargs)):
             recorder.track(tensor, -1, "", "inputs")
-        chosen = make_optimizer(optimizer, trainable)
+        for master in masters:
+            recorder.track(master, -1, owners[id(master)], "master_weights")
+        updated = masters if mixed else trainable
+        chosen = make_optimizer(optimizer, updated)
         try:
             with torch.enable_grad(), torch.autograd.graph.saved_tensors_hooks(
                     recorder.pack, lambda t: t), recorder:
@@ -341,15 +396,23 @@ def capture_training(model: nn.Module, args: Sequence[Any], kwargs: Mapping[str,
                 recorder.phase = "optimizer"
                 recorder.owners.update({id(t.grad): recorder.owners.get(id(t), "")
                                         for t in trainable if t.grad is not None})
-                if chosen is not None:
-                    chosen.step()
+                with torch.no_grad():
+                    for master, tensor in zip(masters, trainable):   # mixed precision
+                        if tensor.grad is not None:
+                            master.grad = tensor.grad.float()
+                            tensor.grad = None
+                    if chosen is not None:
+                        chosen.step()
+                    for master, tensor in zip(masters, trainable):
+                        tensor.copy_(master)
         except CaptureError:
             raise
         except Exception as error:  # the user's forward (or its backward) can raise anything
             raise CaptureError(describe_failure(tracker, error)) from error
         tracker.identify = None
         recorder.guard = None
-        gradients = {recorder.allocation_of(t.grad) for t in trainable if t.grad is not None}
+        gradients = {recorder.allocation_of(t.grad) for t in (*trainable, *masters)
+                     if t.grad is not None}
         state = {recorder.allocation_of(value) for entry in
                  (chosen.state.values() if chosen is not None else ())
                  for value in entry.values() if isinstance(value, torch.Tensor)}
@@ -369,7 +432,8 @@ def capture_training(model: nn.Module, args: Sequence[Any], kwargs: Mapping[str,
                                           sorted(recorder.decomposed.items()))))
     tokens = token_count(call_args, call_kwargs)
     return TrainingCapture(graph, tuple(recorder.phases), roles, allocations, optimizer,
-                           tokens, (LOSS_CONVENTION,))
+                           tokens, (LOSS_CONVENTION, PRECISION_CONVENTION[precision]),
+                           precision)
 
 
 def categorised(recorder: TrainingRecorder, gradients: set[int | None],
@@ -377,7 +441,7 @@ def categorised(recorder: TrainingRecorder, gradients: set[int | None],
     """Every allocation with its category (module doc)."""
     found = []
     for number, nbytes, at, freed, phase, path in recorder.allocations:
-        if phase in ("parameters", "buffers", "inputs"):
+        if phase in ("parameters", "master_weights", "buffers", "inputs"):
             category = phase
         elif number in gradients:
             category = "gradients"
