@@ -45,19 +45,19 @@ with torch.device("meta"):
     model = LlamaForCausalLM(config)
 x = torch.zeros(1, 2048, dtype=torch.int64, device="meta")
 forward = lambda: netanatomy.analyze(model, example_inputs=(x,))
-def training():
-    from netanatomy.render.catalog import write
-    report = netanatomy.training(model, example_inputs=(x,))
-    write("training", "json", report)        # the full report, rendered
-    return report
+from netanatomy.render.catalog import write
+training = lambda: netanatomy.training(model, example_inputs=(x,))
 started = time.process_time(); report = training(); first = time.process_time() - started
 forward()
-best_forward = best_training = float("inf")
+best_forward = best_training = best_full = float("inf")
 for _ in range(int(sys.argv[2])):
     t = time.process_time(); forward(); best_forward = min(best_forward, time.process_time() - t)
     t = time.process_time(); report = training()
     best_training = min(best_training, time.process_time() - t)
+    t = time.process_time(); write("training", "json", training())   # the full report
+    best_full = min(best_full, time.process_time() - t)
 print("@@RESULT " + json.dumps({"first": first, "forward": best_forward, "training": best_training,
+      "full": best_full,
       "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
       "nodes": len(report.graph.nodes), "status": report.total.status,
       "peak_gib": report.peak.point.total / 2**30, "params": report.params}))
@@ -79,12 +79,12 @@ def main() -> int:
     big = measure(CONFIGS["Llama 405B (Llama 3.1 config)"], 1)
     ratio = seventy["training"] / seventy["forward"]
     checks = [
-        (seventy["training"] < 10, f"Llama 70B training step, full report (JSON rendered): "
-                                   f"{seventy['training']:.2f} s CPU (first call "
-                                   f"{seventy['first']:.2f} s); target < 10 s"),
+        (seventy["full"] < 10, f"Llama 70B training step, full report (JSON rendered): "
+                               f"{seventy['full']:.2f} s CPU (first call, without rendering, "
+                               f"{seventy['first']:.2f} s); target < 10 s"),
         (seventy["rss_mb"] < 2048, f"Llama 70B: peak RSS {seventy['rss_mb']:.0f} MB; "
                                    "target < 2 GB"),
-        (big["status"] == "exact", f"Llama 405B completes: {big['training']:.2f} s, "
+        (big["status"] == "exact", f"Llama 405B completes: {big['full']:.2f} s, "
                                    f"{big['nodes']:,} nodes, status {big['status']}, "
                                    f"{big['rss_mb']:.0f} MB"),
         (ratio <= 3, f"training analysis / forward analysis = {ratio:.2f} "
@@ -98,9 +98,9 @@ def main() -> int:
              f"{os.cpu_count()} CPUs, python {platform.python_version()}; load average "
              f"after {load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f}.", "",
              "One child process per model; CPU time, best of interleaved rounds after a "
-             "warm-up; the training analysis is `netanatomy.training(...)` plus its JSON "
-             "rendering, the forward analysis `netanatomy.analyze(...)`; 1x2048 tokens, "
-             "AdamW (foreach), float32.", ""]
+             "warm-up; the ratio compares `netanatomy.training(...)` with "
+             "`netanatomy.analyze(...)` (analyses, neither rendered); the full report adds "
+             "the JSON rendering; 1x2048 tokens, AdamW (foreach), float32.", ""]
     lines += [f"- **{'PASS' if ok else 'FAIL'}** — {text}" for ok, text in checks]
     lines += ["", f"Llama 70B: {seventy['nodes']:,} nodes, {seventy['params']:,} params, "
                   f"memory peak {seventy['peak_gib']:,.0f} GiB (float32 AdamW); 405B: "
