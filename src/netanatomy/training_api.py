@@ -36,7 +36,8 @@ def training(model: Any, input_size: Any = None, *, example_inputs: Any = None,
         shard, dp: data-parallel sharding (``none``, ``zero1``, ``zero2``, ``zero3``,
             ``fsdp``) over ``dp`` devices: the peak's memory per device.
         checkpoint: ``none``, ``blocks`` (checkpoint every repeated block) or ``auto``
-            (the fewest blocks that bring the estimated peak under ``memory_budget_gib``):
+            (the fewest blocks that bring the estimated peak per device under
+            ``memory_budget_gib``, default the ``device_type``'s memory, after ``shard``):
             memory freed against forward FLOPs recomputed.
 
     Raises:
@@ -49,11 +50,12 @@ def training(model: Any, input_size: Any = None, *, example_inputs: Any = None,
     from netanatomy.analysis.sharding import sharded_memory
 
     sharded_memory({}, shard, dp)                 # bad options fail before the run
-    budget = check_checkpoint(checkpoint, memory_budget_gib)
+    capacity = None
     if device_type is not None:
         from netanatomy.hardware import device as find_device
 
-        find_device(device_type)                  # an unknown device fails before the run
+        capacity = find_device(device_type).memory_bytes   # an unknown device fails here
+    budget = check_checkpoint(checkpoint, memory_budget_gib, capacity)
     args, kwargs = resolve_inputs(input_size, example_inputs, dtype)
     from netanatomy.frontends.torch.training import check_precision
 
@@ -64,9 +66,11 @@ def training(model: Any, input_size: Any = None, *, example_inputs: Any = None,
                            convention, shard, dp, checkpoint, budget)
 
 
-def check_checkpoint(checkpoint: str, memory_budget_gib: float | None) -> int | None:
-    """The budget in bytes; refuses an unknown choice, ``auto`` without a budget and a
-    budget that is not a positive number.
+def check_checkpoint(checkpoint: str, memory_budget_gib: float | None,
+                     capacity: int | None = None) -> int | None:
+    """The budget in bytes (``auto`` without one: the ``--device-type``'s memory,
+    ``capacity``); refuses an unknown choice, ``auto`` with neither and a budget that is
+    not a positive number.
 
     Raises:
         UsageError: naming the option and what it takes.
@@ -76,9 +80,10 @@ def check_checkpoint(checkpoint: str, memory_budget_gib: float | None) -> int | 
     if checkpoint not in ("none", "blocks", "auto"):
         raise UsageError(f"--checkpoint {checkpoint!r}: give none, blocks or auto")
     if memory_budget_gib is None:
-        if checkpoint == "auto":
-            raise UsageError("--checkpoint auto needs --memory-budget (GiB per device)")
-        return None
+        if checkpoint == "auto" and capacity is None:
+            raise UsageError("--checkpoint auto needs --memory-budget (GiB per device) or a "
+                             "--device-type whose memory is the budget")
+        return capacity if checkpoint == "auto" else None
     if not memory_budget_gib > 0 or memory_budget_gib != memory_budget_gib:
         raise UsageError(f"--memory-budget must be a positive number of GiB, got "
                          f"{memory_budget_gib!r}")

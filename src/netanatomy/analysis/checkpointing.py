@@ -91,9 +91,12 @@ def block_candidates(graph: Graph, phases: Sequence[str], allocations: Sequence[
 
 
 def plan_checkpoints(candidates: Sequence[Candidate], timeline: Sequence[Any],
-                     choice: str, budget: int | None = None) -> CheckpointPlan:
+                     choice: str, budget: int | None = None, offset: int = 0
+                     ) -> CheckpointPlan:
     """``choice``: ``blocks`` (checkpoint every candidate) or ``auto`` (the fewest, most
     freeing per recomputed FLOP first, until the estimated peak fits ``budget`` bytes).
+    ``offset``: bytes the reported peaks are lowered by (what sharding saves per device;
+    ``budget`` is then in unsharded terms).
 
     Raises:
         UsageError: an unknown choice, or ``auto`` without a budget.
@@ -101,7 +104,8 @@ def plan_checkpoints(candidates: Sequence[Candidate], timeline: Sequence[Any],
     if choice not in ("blocks", "auto"):
         raise UsageError(f"--checkpoint {choice!r}: give none, blocks or auto")
     if choice == "auto" and budget is None:
-        raise UsageError("--checkpoint auto needs --memory-budget (GiB per device)")
+        raise UsageError("--checkpoint auto needs --memory-budget (GiB per device) or a "
+                         "--device-type whose memory is the budget")
     before_optimizer = max((p.total for p in timeline if p.phase != "optimizer"), default=0)
     optimizer = max((p.total for p in timeline if p.phase == "optimizer"), default=0)
     peak = max(before_optimizer, optimizer)
@@ -126,5 +130,6 @@ def plan_checkpoints(candidates: Sequence[Candidate], timeline: Sequence[Any],
     flops = [c.recompute_flops for c in chosen]
     added = None if any(f is None for f in flops) else sum(f for f in flops if f is not None)
     return CheckpointPlan(tuple(candidates), tuple(c.path for c in chosen),
-                          sum(c.freed for c in chosen), added, peak, after, budget,
+                          sum(c.freed for c in chosen), added, peak - offset, after - offset,
+                          None if budget is None else budget - offset,
                           budget is None or after <= budget)

@@ -224,8 +224,13 @@ def training_report(capture: Any, device: Any = None, dtype: str | None = None,
     if checkpoint != "none":
         from netanatomy.analysis.checkpointing import block_candidates, plan_checkpoints
 
+        # sharding lowers the steady state on every device alike: a budget per device is
+        # met by the unsharded step when it is that much larger
+        offset = 0 if sharding is None else peak.point.total - int(sharding.total)
         plan = plan_checkpoints(block_candidates(graph, phases, capture.allocations, costs),
-                                timeline, checkpoint, memory_budget)
+                                timeline, checkpoint,
+                                None if memory_budget is None else memory_budget + offset,
+                                offset)
     return TrainingReport(
         model_flops=model, time=time, sharding=sharding, shard_unit=unit_path,
         checkpointing=plan,

@@ -622,8 +622,12 @@ def training(
     shard: Annotated[str, typer.Option(
         "--shard", help="Data-parallel sharding for the memory per device: none, zero1, "
                         "zero2, zero3 or fsdp.")] = "none",
-    dp: Annotated[int, typer.Option(
-        "--dp", help="Data-parallel degree (devices each running this batch).")] = 1,
+    dp: Annotated[int | None, typer.Option(
+        "--dp", help="Data-parallel degree (devices each running this batch; default 1).")]
+    = None,
+    gpus: Annotated[int | None, typer.Option(
+        "--gpus", help="Devices in all; with tensor parallelism not modelled, the "
+                       "data-parallel degree (give it or --dp).")] = None,
     precision: Annotated[str, typer.Option(
         "--precision", help="fp32 (as the model is), bf16, fp16, bf16-mixed or fp16-mixed "
                             "(half-precision model with fp32 master weights, gradients and "
@@ -633,7 +637,8 @@ def training(
                              "repeated block) or auto (fewest blocks for --memory-budget)."
                              )] = "none",
     memory_budget: Annotated[float | None, typer.Option(
-        "--memory-budget", help="GiB per device for --checkpoint auto.")] = None,
+        "--memory-budget", help="GiB per device for --checkpoint auto (default: the "
+                                "--device-type's memory).")] = None,
     depth: Depth = None,
     format: Format = "table",
     output: Output = None,
@@ -644,6 +649,10 @@ def training(
     phase and module, input vs weight gradients, memory over time by category and its peak."""
     import netanatomy
 
+    if dp is not None and gpus is not None and dp != gpus:
+        raise UsageError(f"--dp {dp} and --gpus {gpus} disagree: tensor parallelism is not "
+                         "modelled, so every device is a data-parallel rank; give one")
+    dp = dp if dp is not None else (gpus if gpus is not None else 1)
     model, inputs = resolve_target(target, input)
     report = netanatomy.training(model, inputs, optimizer=optimizer, device=device,
                                  device_type=device_type, peak_dtype=peak_dtype,

@@ -196,8 +196,8 @@ def training_text(report: TrainingReport, options: Options) -> str:
     lines += aligned(rows)
     shard = report.sharding
     if shard is not None:
-        unit = (f" + one gathered unit {report.shard_unit or '<root>'} "
-                f"({format_bytes(int(shard.gathered_unit))})"
+        unit = (f", one gathered unit {report.shard_unit or '<root>'} "
+                f"({format_bytes(int(shard.gathered_unit))}) included"
                 if shard.gathered_unit else "")
         lines.append(f"per device with {shard.strategy} over dp={shard.degree}: "
                      f"{format_bytes(int(shard.total))} at the peak{unit} "

@@ -265,3 +265,21 @@ def test_precision_policies_keep_the_copies_they_list(precision: str, weights: i
     assert model[0].weight.dtype == torch.float32                         # untouched
     with pytest.raises(UsageError, match="--precision 'int4' is not known"):
         netanatomy.training(model, (32, 64), precision="int4")
+
+
+def test_the_issues_example_flags_together_on_the_command_line() -> None:
+    # training … --optimizer adamw --precision bf16-mixed --checkpoint auto --shard fsdp
+    #            --gpus 64 --device-type h100-sxm: the budget is the device's 80 GiB
+    runner = CliRunner()
+    args = ["training", "docs/examples/models.py:TinyTransformer", "--input", "8x128:int64",
+            "--optimizer", "adamw", "--precision", "bf16-mixed", "--checkpoint", "auto",
+            "--shard", "fsdp", "--gpus", "64", "--device-type", "h100-sxm", "-f", "json"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    assert document["precision"] == "bf16-mixed" and document["sharding"]["dp"] == 64
+    assert document["checkpointing"]["budget"] == 80 * 2 ** 30 and document["time"]["mfu"]
+    assert document["checkpointing"]["peak_before"] == pytest.approx(
+        document["sharding"]["per_device_bytes"])
+    clash = runner.invoke(app, [*args[:-2], "--dp", "8"])
+    assert clash.exit_code == 2 and "disagree" in clash.output
