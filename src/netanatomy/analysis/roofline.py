@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from netanatomy.analysis.cost import NodeCost, graph_costs
+from netanatomy.analysis.summary import ancestors
 from netanatomy.errors import UsageError
 from netanatomy.hardware import Device, dtype_key
 from netanatomy.hardware import device as find_device
@@ -217,9 +218,3 @@ def fold(values: Iterable[float | int | None]) -> Total:
 def worst(*statuses: str) -> str:
     order = ("exact", "partial", "unknown")
     return max(statuses, key=order.index)
-
-
-def ancestors(path: str) -> list[str]:
-    """``"a.b"`` → ``["", "a", "a.b"]``."""
-    parts = path.split(".") if path else []
-    return [""] + [".".join(parts[:i]) for i in range(1, len(parts) + 1)]

@@ -26,6 +26,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from netanatomy.analysis.summary import ancestors
 from netanatomy.errors import UsageError
 from netanatomy.ir.graph import Graph
 
@@ -76,9 +77,7 @@ def parameter_bytes(graph: Graph) -> dict[str, int]:
         if param.is_buffer:
             continue
         size = int(param.nbytes) * (2 if param.trainable else 1)
-        parts = param.owner.split(".") if param.owner else []
-        for cut in range(len(parts) + 1):
-            path = ".".join(parts[:cut])
+        for path in ancestors(param.owner):
             held[path] = held.get(path, 0) + size
     return held
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from netanatomy.analysis.cost import NodeCost, graph_costs
+from netanatomy.analysis.summary import ancestors
 from netanatomy.ir.graph import Graph, Node
 
 PHASES = ("forward", "loss", "backward", "optimizer")
@@ -150,21 +151,10 @@ class TrainingReport:
 
 def fold(nodes: Iterable[Node], costs: Sequence[NodeCost]) -> Cost:
     """The summed cost of ``nodes`` (see :class:`Cost`)."""
-    macs = elementwise = counted = 0
-    uncounted: dict[str, int] = {}
-    total = 0
+    total = Accumulator()
     for node in nodes:
-        total += 1
-        cost = costs[node.index]
-        if cost.counted and cost.macs is not None and cost.elementwise_flops is not None:
-            macs += int(cost.macs)
-            elementwise += int(cost.elementwise_flops)
-            counted += 1
-        else:
-            uncounted[node.op] = uncounted.get(node.op, 0) + 1
-    if total and not counted:
-        return Cost(None, None, "unknown", uncounted)
-    return Cost(macs, elementwise, "partial" if uncounted else "exact", uncounted)
+        total.add(node, costs[node.index])
+    return total.cost()
 
 
 def optimizer_path(node: Node, graph: Graph) -> str:
@@ -290,6 +280,15 @@ class Accumulator:
         self.macs = self.elementwise = self.counted = 0
         self.uncounted: dict[str, int] = {}
 
+    def add(self, node: Node, cost: NodeCost) -> None:
+        """Count ``node``, or name its op as uncounted."""
+        if cost.macs is not None and cost.elementwise_flops is not None:
+            self.macs += int(cost.macs)
+            self.elementwise += int(cost.elementwise_flops)
+            self.counted += 1
+        else:
+            self.uncounted[node.op] = self.uncounted.get(node.op, 0) + 1
+
     def cost(self) -> Cost:
         if self.uncounted and not self.counted:
             return Cost(None, None, "unknown", dict(self.uncounted))
@@ -301,30 +300,20 @@ def module_costs(graph: Graph, phases: Sequence[str], roles: Sequence[str | None
                  paths: Sequence[str], costs: Sequence[NodeCost]) -> tuple[ModuleCosts, ...]:
     """Per module (definition order), the nodes it or its submodules ran, by part."""
     sums: dict[tuple[str, str], Accumulator] = {}
-    ancestors: dict[str, list[str]] = {}
+    chains: dict[str, list[str]] = {}
     for node in graph.nodes:
         phase = phases[node.index]
         part = (roles[node.index] or "input") if phase == "backward" else phase
         path = paths[node.index]
-        owners = ancestors.get(path)
+        owners = chains.get(path)
         if owners is None:
-            parts = path.split(".") if path else []
-            owners = ancestors[path] = [".".join(parts[:cut]) for cut in range(len(parts) + 1)]
+            owners = chains[path] = ancestors(path)
         cost = costs[node.index]
-        counted = cost.macs is not None and cost.elementwise_flops is not None
-        macs = int(cost.macs) if cost.macs is not None and counted else 0
-        elementwise = (int(cost.elementwise_flops)
-                       if cost.elementwise_flops is not None and counted else 0)
         for owner in owners:
             total = sums.get((owner, part))
             if total is None:
                 total = sums[(owner, part)] = Accumulator()
-            if counted:
-                total.macs += macs
-                total.elementwise += elementwise
-                total.counted += 1
-            else:
-                total.uncounted[node.op] = total.uncounted.get(node.op, 0) + 1
+            total.add(node, cost)
     empty = Accumulator().cost()
     rows = []
     seen = {owner for owner, _ in sums}

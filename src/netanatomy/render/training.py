@@ -8,6 +8,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from netanatomy.analysis.roofline import worst
 from netanatomy.analysis.training import CATEGORIES, Cost, MemoryPoint, TrainingReport
 from netanatomy.render.csv import csv_text
 from netanatomy.render.format import format_bytes, format_count
@@ -256,8 +257,3 @@ def training_csv(report: TrainingReport, options: Options) -> str:
          "optimizer_flops": row.optimizer.flops, "forward_status": row.forward.status,
          "backward_status": worst(row.backward_input.status, row.backward_weight.status)}
         for row in report.modules))
-
-
-def worst(*statuses: str) -> str:
-    order = ("exact", "partial", "unknown")
-    return max(statuses, key=order.index)
