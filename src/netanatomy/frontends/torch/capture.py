@@ -17,6 +17,7 @@ import itertools
 import weakref
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import torch
@@ -51,7 +52,7 @@ from netanatomy.frontends.torch.tracking import (
     mode_set,
     track_modules,
 )
-from netanatomy.ir.graph import CaptureInfo, Graph, ModuleInfo, Node, TensorInfo
+from netanatomy.ir.graph import CaptureInfo, Graph, ModuleInfo, Node, ParamInfo, TensorInfo
 from netanatomy.ir.kinds import KINDS, UNKNOWN
 
 
@@ -299,6 +300,49 @@ def make_stand_in(tensor: torch.Tensor, device: torch.device, is_param: bool) ->
     return stand_in.requires_grad_(requires_grad) if stand_in.is_floating_point() else stand_in
 
 
+@dataclass(frozen=True)
+class StandIns:
+    """What a capture runs with in place of a model's tensors: the parameter table,
+    ``tensors`` (id of the model's tensor → its stand-in), ``by_name`` (the names
+    ``functional_call`` swaps in) and ``param_names`` (id of a stand-in → the name it is
+    counted under; same-storage sharers share one)."""
+
+    params: dict[str, ParamInfo]
+    names_by_object: dict[int, list[str]]
+    tensors: dict[int, torch.Tensor]
+    by_name: dict[str, torch.Tensor]
+    param_names: dict[int, str]
+
+
+def stand_ins_for(model: nn.Module, target: torch.device, buffer_ids: set[int], *,
+                  keep_meta_params: bool, dtype: torch.dtype | None = None) -> StandIns:
+    """Stand-ins of ``model``'s parameters and buffers (``buffer_ids``) on ``target``
+    (:func:`make_stand_in`), floating ones in ``dtype`` when given; with
+    ``keep_meta_params``, a meta parameter captured on meta is used as it is (not swapped
+    in)."""
+    params, names_by_object = build_param_table(model)
+    originals = {id(t): t for t in list(model.parameters()) + list(model.buffers())}
+    kept = {key for key, t in originals.items()
+            if keep_meta_params and target.type == "meta" and t.is_meta
+            and key not in buffer_ids}
+    tensors = {key: t if key in kept else
+               in_dtype(make_stand_in(t, target, key not in buffer_ids), dtype)
+               for key, t in originals.items()}
+    by_name = {name: tensors[key] for key, names in names_by_object.items()
+               if key not in kept for name in names}
+    counted_as = canonical_names(params)          # same-storage sharers → counted name
+    param_names = {id(tensors[key]): counted_as.get(names[0], names[0])
+                   for key, names in names_by_object.items()}
+    return StandIns(params, names_by_object, tensors, by_name, param_names)
+
+
+def in_dtype(tensor: torch.Tensor, dtype: torch.dtype | None) -> torch.Tensor:
+    """``tensor`` in ``dtype`` when it is floating (a new leaf, its grad flag kept)."""
+    if dtype is None or not tensor.is_floating_point() or tensor.dtype == dtype:
+        return tensor
+    return tensor.detach().to(dtype).requires_grad_(tensor.requires_grad)
+
+
 def to_device(value: Any, device: torch.device) -> Any:
     """Move every tensor inside nested containers to ``device``: empty on meta; a meta
     tensor sent to a real device is materialised as seeded random normal floats, or zeros
@@ -343,21 +387,13 @@ def capture(model: nn.Module, args: Sequence[Any], kwargs: Mapping[str, Any], *,
         CaptureError: the forward pass failed; the message names the failing layer.
     """
     target = torch.device(device)
-    params, names_by_object = build_param_table(model)
-    buffer_ids = {id(b) for b in model.buffers()}
-    originals = {id(t): t for t in list(model.parameters()) + list(model.buffers())}
     # A meta parameter captured on meta is its own stand-in: there are no values to
     # protect, and swapping hundreds of them in and out is a tenth of a large capture.
     # Buffers (which a forward may write into) always get one.
-    kept = {key for key, t in originals.items()
-            if target.type == "meta" and t.is_meta and key not in buffer_ids}
-    stand_ins = {key: t if key in kept else make_stand_in(t, target, key not in buffer_ids)
-                 for key, t in originals.items()}
-    by_name = {name: stand_ins[key] for key, names in names_by_object.items()
-               if key not in kept for name in names}
-    counted_as = canonical_names(params)          # same-storage sharers → counted name
-    param_names = {id(stand_ins[key]): counted_as.get(names[0], names[0])
-                   for key, names in names_by_object.items()}
+    standing = stand_ins_for(model, target, {id(b) for b in model.buffers()},
+                             keep_meta_params=True)
+    params, stand_ins = standing.params, standing.tensors
+    by_name, param_names = standing.by_name, standing.param_names
     call_args, call_kwargs = to_device(tuple(args), target), to_device(dict(kwargs), target)
     meter = SavedTensorMeter({storage_key(t) for t in stand_ins.values()})
     values: Values = "none" if target.type == "meta" else "buffers"  # meta: no values

@@ -36,8 +36,9 @@ from netanatomy.frontends.torch.capture import (
     OpRecorder,
     collector_paused,
     describe_failure,
-    make_stand_in,
+    in_dtype,
     module_infos,
+    stand_ins_for,
     to_device,
 )
 from netanatomy.frontends.torch.guard import (
@@ -46,7 +47,7 @@ from netanatomy.frontends.torch.guard import (
     model_preserved,
     storage_key,
 )
-from netanatomy.frontends.torch.params import build_param_table, canonical_names, storage_notes
+from netanatomy.frontends.torch.params import storage_notes
 from netanatomy.frontends.torch.tracking import (
     ModuleTracker,
     flatten_tensors,
@@ -153,13 +154,6 @@ def check_precision(precision: str) -> tuple[torch.dtype | None, bool]:
         raise UsageError(f"--precision {precision!r} is not known; give one of "
                          f"{', '.join(PRECISIONS)}")
     return PRECISIONS[precision]
-
-
-def in_dtype(tensor: torch.Tensor, dtype: torch.dtype | None) -> torch.Tensor:
-    """``tensor`` in ``dtype`` when it is floating (a new leaf, its grad flag kept)."""
-    if dtype is None or not tensor.is_floating_point() or tensor.dtype == dtype:
-        return tensor
-    return tensor.detach().to(dtype).requires_grad_(tensor.requires_grad)
 
 
 def make_optimizer(name: str, params: Sequence[torch.Tensor]) -> Any:
@@ -345,15 +339,11 @@ def capture_training(model: nn.Module, args: Sequence[Any], kwargs: Mapping[str,
         make_optimizer(optimizer, [])
     compute_dtype, mixed = check_precision(precision)
     target = torch.device(device)
-    params, names_by_object = build_param_table(model)
-    originals = {id(t): t for t in list(model.parameters()) + list(model.buffers())}
     buffer_ids = {id(b) for b in model.buffers()} - {id(p) for p in model.parameters()}
-    stand_ins = {key: in_dtype(make_stand_in(t, target, key not in buffer_ids), compute_dtype)
-                 for key, t in originals.items()}
-    by_name = {name: stand_ins[key] for key, names in names_by_object.items() for name in names}
-    counted_as = canonical_names(params)
-    param_names = {id(stand_ins[key]): counted_as.get(names[0], names[0])
-                   for key, names in names_by_object.items()}
+    standing = stand_ins_for(model, target, buffer_ids, keep_meta_params=False,
+                             dtype=compute_dtype)
+    params, names_by_object = standing.params, standing.names_by_object
+    stand_ins, by_name, param_names = standing.tensors, standing.by_name, standing.param_names
     owners = {id(stand_ins[key]): params[param_names[id(stand_ins[key])]].owner
               for key in names_by_object if param_names[id(stand_ins[key])] in params}
     trainable = [t for key, t in stand_ins.items()
