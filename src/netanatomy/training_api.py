@@ -75,16 +75,13 @@ def check_checkpoint(checkpoint: str, memory_budget_gib: float | None,
     Raises:
         UsageError: naming the option and what it takes.
     """
+    from netanatomy.analysis.checkpointing import check_choice
     from netanatomy.errors import UsageError
 
-    if checkpoint not in ("none", "blocks", "auto"):
-        raise UsageError(f"--checkpoint {checkpoint!r}: give none, blocks or auto")
-    if memory_budget_gib is None:
-        if checkpoint == "auto" and capacity is None:
-            raise UsageError("--checkpoint auto needs --memory-budget (GiB per device) or a "
-                             "--device-type whose memory is the budget")
-        return capacity if checkpoint == "auto" else None
-    if not memory_budget_gib > 0 or memory_budget_gib != memory_budget_gib:
+    if memory_budget_gib is not None and not memory_budget_gib > 0:   # (NaN too)
         raise UsageError(f"--memory-budget must be a positive number of GiB, got "
                          f"{memory_budget_gib!r}")
-    return int(memory_budget_gib * 2 ** 30)
+    budget = (int(memory_budget_gib * 2 ** 30) if memory_budget_gib is not None else
+              capacity if checkpoint == "auto" else None)
+    check_choice(checkpoint, budget)
+    return budget

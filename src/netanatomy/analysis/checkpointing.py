@@ -90,6 +90,20 @@ def block_candidates(graph: Graph, phases: Sequence[str], allocations: Sequence[
     return tuple(found)
 
 
+def check_choice(choice: str, budget: int | None) -> None:
+    """Refuse a choice other than ``none``, ``blocks`` or ``auto``, and ``auto`` without a
+    budget.
+
+    Raises:
+        UsageError: naming the option and what it takes.
+    """
+    if choice not in ("none", "blocks", "auto"):
+        raise UsageError(f"--checkpoint {choice!r}: give none, blocks or auto")
+    if choice == "auto" and budget is None:
+        raise UsageError("--checkpoint auto needs --memory-budget (GiB per device) or a "
+                         "--device-type whose memory is the budget")
+
+
 def plan_checkpoints(candidates: Sequence[Candidate], timeline: Sequence[Any],
                      choice: str, budget: int | None = None, offset: int = 0
                      ) -> CheckpointPlan:
@@ -101,11 +115,9 @@ def plan_checkpoints(candidates: Sequence[Candidate], timeline: Sequence[Any],
     Raises:
         UsageError: an unknown choice, or ``auto`` without a budget.
     """
-    if choice not in ("blocks", "auto"):
-        raise UsageError(f"--checkpoint {choice!r}: give none, blocks or auto")
-    if choice == "auto" and budget is None:
-        raise UsageError("--checkpoint auto needs --memory-budget (GiB per device) or a "
-                         "--device-type whose memory is the budget")
+    check_choice(choice, budget)
+    if choice == "none":
+        raise UsageError("--checkpoint none plans nothing: give blocks or auto")
     before_optimizer = max((p.total for p in timeline if p.phase != "optimizer"), default=0)
     optimizer = max((p.total for p in timeline if p.phase == "optimizer"), default=0)
     peak = max(before_optimizer, optimizer)
