@@ -13,7 +13,8 @@ def training(model: Any, input_size: Any = None, *, example_inputs: Any = None,
              device_type: str | None = None, peak_dtype: str | None = None,
              convention: str = "palm", shard: str = "none", dp: int = 1,
              checkpoint: str = "none", memory_budget_gib: float | None = None,
-             precision: str = "fp32") -> TrainingReport:
+             precision: str = "fp32", tp: int = 1,
+             sequence_parallel: bool = False) -> TrainingReport:
     """Capture one training step of ``model`` and return its :class:`TrainingReport`.
 
     Args:
@@ -39,6 +40,11 @@ def training(model: Any, input_size: Any = None, *, example_inputs: Any = None,
             (the fewest blocks that bring the estimated peak per device under
             ``memory_budget_gib``, default the ``device_type``'s memory, after ``shard``):
             memory freed against forward FLOPs recomputed.
+        tp, sequence_parallel: Megatron tensor parallelism over ``tp`` devices (the split
+            weights found from the step's dataflow, docs/training.md "Tensor
+            parallelism"), with ``sequence_parallel`` also the norms, dropouts and saved
+            linear inputs split over the sequence; composes with ``shard``/``dp``
+            (devices = dp × tp).
 
     Raises:
         UsageError: bad arguments. CaptureError: the step failed (the layer is named).
@@ -50,6 +56,9 @@ def training(model: Any, input_size: Any = None, *, example_inputs: Any = None,
     from netanatomy.analysis.sharding import sharded_memory
 
     sharded_memory({}, shard, dp)                 # bad options fail before the run
+    from netanatomy.analysis.tensor_parallel import check_degree
+
+    check_degree(tp, sequence_parallel)
     capacity = None
     if device_type is not None:
         from netanatomy.hardware import device as find_device
@@ -60,10 +69,14 @@ def training(model: Any, input_size: Any = None, *, example_inputs: Any = None,
     from netanatomy.frontends.torch.training import check_precision
 
     check_precision(precision)
-    return training_report(capture_training(model, args, kwargs, optimizer=optimizer,
-                                            device=device, precision=precision),
-                           device_type, peak_dtype,
-                           convention, shard, dp, checkpoint, budget)
+    from netanatomy.frontends.torch.capture import collector_paused
+
+    with collector_paused():     # (as a capture: many objects, no cycles to collect)
+        return training_report(capture_training(model, args, kwargs, optimizer=optimizer,
+                                                device=device, precision=precision),
+                               device_type, peak_dtype,
+                               convention, shard, dp, checkpoint, budget, tp,
+                               sequence_parallel)
 
 
 def check_checkpoint(checkpoint: str, memory_budget_gib: float | None,

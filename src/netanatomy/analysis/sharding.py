@@ -23,6 +23,7 @@ prefetch). Communication buffers and fragmentation are not modelled.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -87,8 +88,13 @@ def repeated_units(graph: Graph) -> tuple[str, ...]:
     and holds parameters (a transformer layer, a ResNet block); () when none repeats."""
     held = parameter_bytes(graph)
     paths = [module.path for module in graph.modules]
-    containers = {path for path in paths for other in paths
-                  if path and other.startswith(path + ".")}
+    # a path is a container when another path extends it by a dotted suffix: one of that
+    # path's dotted prefixes (linear in the modules, not quadratic)
+    known = set(paths)
+    containers = {prefix for other in paths
+                  for prefix in itertools.accumulate(other.split(".")[:-1],
+                                                     lambda head, part: f"{head}.{part}")
+                  if prefix and prefix in known}
     by_type: dict[str, list[str]] = {}
     for module in graph.modules:
         if module.path in containers and held.get(module.path):

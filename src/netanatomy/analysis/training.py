@@ -23,14 +23,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from netanatomy.analysis.cost import NodeCost, graph_costs
+from netanatomy.analysis.memory_timeline import (
+    PHASES,
+    MemoryPeak,
+    MemoryPoint,
+    memory_peak,
+    memory_timeline,
+)
 from netanatomy.analysis.summary import ancestors
 from netanatomy.ir.graph import Graph, Node
-
-PHASES = ("forward", "loss", "backward", "optimizer")
-CATEGORIES = ("parameters", "master_weights", "buffers", "inputs", "gradients",
-              "optimizer_state", "activations_saved", "temporaries")
-PEAK_MODULE_DEPTH = 3
-"""Live bytes at the peak are grouped by module path cut to this many levels."""
 
 CONVENTIONS = (
     "MAC = multiply + accumulate; FLOPs = 2 × MACs + elementwise FLOPs (bias, norms, "
@@ -72,29 +73,6 @@ class ModuleCosts:
     backward_input: Cost
     backward_weight: Cost
     optimizer: Cost
-
-
-@dataclass(frozen=True, slots=True)
-class MemoryPoint:
-    """Live bytes after node ``node`` (``-1``: before the step), by category."""
-
-    node: int
-    phase: str
-    path: str
-    op: str
-    total: int
-    by_category: Mapping[str, int]
-
-
-@dataclass(frozen=True, slots=True)
-class MemoryPeak:
-    """The most bytes live at once: where (node, phase, module running), by category, and
-    the module whose allocations hold the most then (cut to
-    :data:`PEAK_MODULE_DEPTH` levels; inputs left out)."""
-
-    point: MemoryPoint
-    top_module: str
-    top_module_bytes: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +120,7 @@ class TrainingReport:
     sharding: Any = None             # ShardedMemory per device at the peak (None: not asked)
     shard_unit: str = ""             # the block FSDP / ZeRO-3 gathers
     checkpointing: Any = None        # CheckpointPlan (None: not asked)
+    tensor_parallel: Any = None      # TensorParallel per device (None: --tp 1)
 
     @property
     def flops_per_token(self) -> float | None:
@@ -167,8 +146,8 @@ def optimizer_path(node: Node, graph: Graph) -> str:
 
 def training_report(capture: Any, device: Any = None, dtype: str | None = None,
                     convention: Any = "palm", shard: str = "none", dp: int = 1,
-                    checkpoint: str = "none", memory_budget: int | None = None
-                    ) -> TrainingReport:
+                    checkpoint: str = "none", memory_budget: int | None = None,
+                    tp: int = 1, sequence_parallel: bool = False) -> TrainingReport:
     """The :class:`TrainingReport` of a
     :class:`~netanatomy.frontends.torch.training.TrainingCapture`; with ``device`` (a
     hardware-table key or Device) also the step's roofline time, tokens/s and
@@ -176,7 +155,10 @@ def training_report(capture: Any, device: Any = None, dtype: str | None = None,
     (:mod:`netanatomy.analysis.model_flops`); ``shard`` and ``dp``: memory per device of
     the peak under that data-parallel sharding (:mod:`netanatomy.analysis.sharding`);
     ``checkpoint`` (``blocks`` / ``auto`` with ``memory_budget`` bytes): the activation
-    checkpointing what-if (:mod:`netanatomy.analysis.checkpointing`)."""
+    checkpointing what-if (:mod:`netanatomy.analysis.checkpointing`); ``tp`` (and
+    ``sequence_parallel``): Megatron tensor parallelism over ``tp`` devices, composed with
+    the data-parallel sharding (devices = dp × tp;
+    :mod:`netanatomy.analysis.tensor_parallel`)."""
     graph: Graph = capture.graph
     phases: Sequence[str] = capture.phases
     roles: Sequence[str | None] = capture.grad_roles
@@ -207,23 +189,34 @@ def training_report(capture: Any, device: Any = None, dtype: str | None = None,
                                                  model, capture.tokens)
     from netanatomy.analysis.sharding import largest_block, sharded_memory
 
-    unit_path, unit_bytes = largest_block(graph)
+    unit_path, whole_unit = largest_block(graph)
+    unit_bytes: float = whole_unit
+    categories: Mapping[str, float] = peak.point.by_category
+    parallel = None
+    if tp != 1 or sequence_parallel:
+        from netanatomy.analysis.tensor_parallel import tensor_parallel
+
+        parallel = tensor_parallel(graph, phases, capture.allocations, costs, tp,
+                                   sequence_parallel, device, dtype)
+        categories, unit_bytes = parallel.by_category, parallel.unit_bytes
     sharding = (None if shard == "none" and dp == 1 else
-                sharded_memory(peak.point.by_category, shard, dp, unit_bytes))
+                sharded_memory(categories, shard, dp, unit_bytes))
     plan = None
     if checkpoint != "none":
         from netanatomy.analysis.checkpointing import block_candidates, plan_checkpoints
 
         # sharding lowers the steady state on every device alike: a budget per device is
         # met by the unsharded step when it is that much larger
-        offset = 0 if sharding is None else peak.point.total - int(sharding.total)
+        per_device = (sharding.total if sharding is not None else
+                      parallel.total if parallel is not None else peak.point.total)
+        offset = peak.point.total - int(per_device)
         plan = plan_checkpoints(block_candidates(graph, phases, capture.allocations, costs),
                                 timeline, checkpoint,
                                 None if memory_budget is None else memory_budget + offset,
                                 offset)
     return TrainingReport(
         model_flops=model, time=time, sharding=sharding, shard_unit=unit_path,
-        checkpointing=plan,
+        checkpointing=plan, tensor_parallel=parallel,
         optimizer=capture.optimizer, tokens=capture.tokens, params=count,
         precision=capture.precision,
         trainable_params=trainable, phases=by_phase, backward_input=backward_input,
@@ -300,20 +293,30 @@ def module_costs(graph: Graph, phases: Sequence[str], roles: Sequence[str | None
                  paths: Sequence[str], costs: Sequence[NodeCost]) -> tuple[ModuleCosts, ...]:
     """Per module (definition order), the nodes it or its submodules ran, by part."""
     sums: dict[tuple[str, str], Accumulator] = {}
-    chains: dict[str, list[str]] = {}
+    targets: dict[tuple[str, str], list[Accumulator]] = {}   # (path, part) → its owners'
     for node in graph.nodes:
-        phase = phases[node.index]
-        part = (roles[node.index] or "input") if phase == "backward" else phase
-        path = paths[node.index]
-        owners = chains.get(path)
-        if owners is None:
-            owners = chains[path] = ancestors(path)
-        cost = costs[node.index]
-        for owner in owners:
-            total = sums.get((owner, part))
-            if total is None:
-                total = sums[(owner, part)] = Accumulator()
-            total.add(node, cost)
+        index = node.index
+        phase = phases[index]
+        part = (roles[index] or "input") if phase == "backward" else phase
+        totals = targets.get((paths[index], part))
+        if totals is None:
+            totals = targets[(paths[index], part)] = []
+            for owner in ancestors(paths[index]):
+                total = sums.get((owner, part))
+                if total is None:
+                    total = sums[(owner, part)] = Accumulator()
+                totals.append(total)
+        cost = costs[index]
+        macs, elementwise = cost.macs, cost.elementwise_flops
+        if macs is not None and elementwise is not None:     # Accumulator.add, inlined
+            macs, elementwise = int(macs), int(elementwise)
+            for total in totals:
+                total.macs += macs
+                total.elementwise += elementwise
+                total.counted += 1
+        else:
+            for total in totals:
+                total.uncounted[node.op] = total.uncounted.get(node.op, 0) + 1
     empty = Accumulator().cost()
     rows = []
     seen = {owner for owner, _ in sums}
@@ -325,40 +328,3 @@ def module_costs(graph: Graph, phases: Sequence[str], roles: Sequence[str | None
         rows.append(ModuleCosts(info.path, info.type, part_cost["forward"], part_cost["input"],
                                 part_cost["weight"], part_cost["optimizer"]))
     return tuple(rows)
-
-
-def memory_timeline(allocations: Sequence[Any], nodes: Sequence[Node],
-                    phases: Sequence[str]) -> tuple[MemoryPoint, ...]:
-    """Live bytes by category before the step and after every node."""
-    size = len(nodes)
-    deltas = {category: [0] * (size + 2) for category in CATEGORIES}
-    for allocation in allocations:
-        start = allocation.allocated_at + 1                    # slot 0: before the step
-        stop = size + 1 if allocation.freed_at is None else allocation.freed_at + 2
-        deltas[allocation.category][start] += allocation.bytes
-        deltas[allocation.category][stop] -= allocation.bytes
-    running = dict.fromkeys(CATEGORIES, 0)
-    points = []
-    for slot in range(size + 1):
-        for category in CATEGORIES:
-            running[category] += deltas[category][slot]
-        node = slot - 1
-        points.append(MemoryPoint(
-            node, phases[node] if node >= 0 else "before",
-            nodes[node].path if node >= 0 else "", nodes[node].op if node >= 0 else "",
-            sum(running.values()), dict(running)))
-    return tuple(points)
-
-
-def memory_peak(allocations: Sequence[Any], timeline: Sequence[MemoryPoint]) -> MemoryPeak:
-    """The first point with the most live bytes, and who holds the most then."""
-    point = max(timeline, key=lambda p: p.total)
-    held: dict[str, int] = {}
-    for allocation in allocations:
-        live = allocation.allocated_at <= point.node and (
-            allocation.freed_at is None or allocation.freed_at >= point.node)
-        if live and allocation.category != "inputs":
-            owner = ".".join(allocation.path.split(".")[:PEAK_MODULE_DEPTH])
-            held[owner] = held.get(owner, 0) + allocation.bytes
-    top = max(held.items(), key=lambda item: item[1]) if held else ("", 0)
-    return MemoryPeak(point, top[0], top[1])

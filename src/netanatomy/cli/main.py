@@ -28,6 +28,7 @@ from netanatomy.cli.common import (
     handled,
     write_result,
 )
+from netanatomy.cli.targets import load_for_diagnosis, load_model, resolve_target
 from netanatomy.errors import UsageError
 
 app = typer.Typer(add_completion=False, no_args_is_help=False,
@@ -90,22 +91,6 @@ def analyse_target(target: str, inputs: list[str], settings: list[str], device: 
     model, resolved = resolve_target(target, inputs)
     return netanatomy.analyze(model, resolved, device=device, training=training, strict=strict)
 
-def resolve_target(target: str, inputs: list[str]) -> tuple[Any, list[str]]:
-    """Load the model, and the zoo's default input when none is given."""
-    from netanatomy.frontends.torch.target import load_target
-    from netanatomy.frontends.torch.zoo import ZOO
-
-    model = load_target(target)
-    if not inputs:
-        name = target.partition(":")[2]
-        if target.startswith("zoo:") and name in ZOO:
-            return model, [ZOO[name].default_input]
-        raise UsageError(f"--input is required for {target!r}: give the input shape, e.g. "
-                         "--input 1x3x224x224 (or 1x128:int64 for token ids); repeat it for "
-                         "several inputs")
-    return model, inputs
-
-
 @app.command()
 @handled("rf")
 def rf(
@@ -151,37 +136,6 @@ def rf(
         plot_receptive_field(report, plot, title=f"Receptive field of {target}")
         typer.echo(f"wrote {plot}", err=True)
     write_result("rf", format, FieldResult(report, measured), output, depth, width)
-
-
-def load_model(target: str, settings: list[str]) -> Any:
-    """The nn.Module of a target: a spec is built (with its --set values), a PyTorch
-    target loaded."""
-    from netanatomy import spec
-    from netanatomy.frontends.torch.target import load_target
-
-    if spec.is_spec_target(target):
-        return spec.build(target, spec.parse_assignments(settings))
-    if settings:
-        raise UsageError("--set is for spec targets (*.yaml, example:NAME)")
-    return load_target(target)
-
-def load_for_diagnosis(target: str, inputs: list[str],
-                       settings: list[str]) -> tuple[Any, list[str]]:
-    """The model to run for real (a spec is built) and the input shapes (a spec's own
-    input with batch 8 unless --input is given)."""
-    from netanatomy import spec
-
-    if not spec.is_spec_target(target):
-        if settings:
-            raise UsageError("--set is for spec targets (*.yaml, example:NAME)")
-        return resolve_target(target, inputs)
-    model = load_model(target, settings)
-    if not inputs:
-        assignments = spec.parse_assignments(settings)
-        shape = spec.input_shape(target, assignments)[1:]
-        dtype = spec.input_dtype(target, assignments)
-        inputs = ["x".join(map(str, (8, *shape))) + f":{dtype}"]
-    return model, inputs
 
 
 @app.command()
@@ -626,8 +580,13 @@ def training(
         "--dp", help="Data-parallel degree (devices each running this batch; default 1).")]
     = None,
     gpus: Annotated[int | None, typer.Option(
-        "--gpus", help="Devices in all; with tensor parallelism not modelled, the "
-                       "data-parallel degree (give it or --dp).")] = None,
+        "--gpus", help="Devices in all = dp × tp (give it, --dp, or both).")] = None,
+    tp: Annotated[int, typer.Option(
+        "--tp", help="Tensor-parallel degree (Megatron: column/row-parallel linears, "
+                     "vocab-parallel embedding and head found from the graph).")] = 1,
+    sequence_parallel: Annotated[bool, typer.Option(
+        "--sequence-parallel", help="With --tp: norms, dropouts and saved linear inputs "
+                                    "split over the sequence too.")] = False,
     precision: Annotated[str, typer.Option(
         "--precision", help="fp32 (as the model is), bf16, fp16, bf16-mixed or fp16-mixed "
                             "(half-precision model with fp32 master weights, gradients and "
@@ -649,16 +608,22 @@ def training(
     phase and module, input vs weight gradients, memory over time by category and its peak."""
     import netanatomy
 
-    if dp is not None and gpus is not None and dp != gpus:
-        raise UsageError(f"--dp {dp} and --gpus {gpus} disagree: tensor parallelism is not "
-                         "modelled, so every device is a data-parallel rank; give one")
-    dp = dp if dp is not None else (gpus if gpus is not None else 1)
+    if isinstance(tp, int) and tp >= 1 and gpus is not None:
+        if dp is not None and dp * tp != gpus:
+            raise UsageError(f"--dp {dp} and --gpus {gpus} disagree: devices = dp × tp = "
+                             f"{dp} × {tp} = {dp * tp}; give --gpus {dp * tp}, or one of them")
+        if dp is None and gpus % tp:
+            raise UsageError(f"--gpus {gpus} is not a multiple of --tp {tp} (devices = dp × "
+                             "tp); give a --gpus that --tp divides")
+        dp = gpus // tp if dp is None else dp
+    dp = dp if dp is not None else 1
     model, inputs = resolve_target(target, input)
     report = netanatomy.training(model, inputs, optimizer=optimizer, device=device,
                                  device_type=device_type, peak_dtype=peak_dtype,
                                  convention=convention, shard=shard, dp=dp,
                                  checkpoint=checkpoint, memory_budget_gib=memory_budget,
-                                 precision=precision)
+                                 precision=precision, tp=tp,
+                                 sequence_parallel=sequence_parallel)
     write_result("training", format, report, output, depth, width)
 
 

@@ -8,8 +8,9 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from netanatomy.analysis.memory_timeline import CATEGORIES, MemoryPoint
 from netanatomy.analysis.roofline import worst
-from netanatomy.analysis.training import CATEGORIES, Cost, MemoryPoint, TrainingReport
+from netanatomy.analysis.training import Cost, TrainingReport
 from netanatomy.render.csv import csv_text
 from netanatomy.render.format import format_bytes, format_count
 from netanatomy.render.registry import Options, renderer
@@ -73,6 +74,7 @@ def training_document(report: TrainingReport) -> dict[str, Any]:
         "time": time_document(report),
         "sharding": sharding_document(report),
         "checkpointing": checkpoint_document(report),
+        "tensor_parallel": tensor_parallel_document(report),
         "modules": [module_document(row) for row in report.modules],
         "notes": list(report.notes),
     }
@@ -120,6 +122,38 @@ def checkpoint_document(report: TrainingReport) -> dict[str, Any] | None:
             "candidates": [{"path": c.path, "type": c.type, "saved_bytes": c.saved,
                             "kept_bytes": c.kept, "freed_bytes": c.freed,
                             "recompute_flops": c.recompute_flops} for c in plan.candidates]}
+
+
+def tensor_parallel_document(report: TrainingReport) -> dict[str, Any] | None:
+    """Megatron tensor parallelism per device (None: ``--tp 1``)."""
+    tp = report.tensor_parallel
+    if tp is None:
+        return None
+    return {
+        "tp": tp.degree, "sequence_parallel": tp.sequence_parallel,
+        "conventions": list(tp.conventions),
+        "per_device_bytes": tp.total, "by_category": dict(tp.by_category),
+        "saved_activations_bytes": tp.saved_activations,
+        "peak": {"node": tp.peak.point.node, "phase": tp.peak.point.phase,
+                 "path": tp.peak.point.path, "op": tp.peak.point.op},
+        "flops_per_device": dict(tp.flops), "total_flops_per_device": tp.total_flops,
+        "seconds_per_device": tp.seconds,
+        "plan": [{"module": e.module, "param": e.param, "shape": list(e.shape),
+                  "role": e.role, "axis": e.axis, "share": float(e.share),
+                  "region": e.region, "heads": e.heads, "note": e.note} for e in tp.plan],
+        "regions": [{"index": r.index, "columns": list(r.columns), "rows": list(r.rows),
+                     "heads": r.heads, "kv_heads": r.kv_heads,
+                     "forward_message_bytes": r.forward_bytes,
+                     "backward_message_bytes": r.backward_bytes} for r in tp.regions],
+        "communication": {
+            "collectives": [{"phase": c.phase, "kind": c.kind, "where": c.where,
+                             "message_bytes": c.message_bytes, "sent_bytes": c.sent_bytes}
+                            for c in tp.collectives],
+            "sent_bytes_per_device": tp.sent_bytes,
+            "seconds": None,
+            "assumes": "ring collectives; bytes only: the hardware table has no "
+                       "interconnect bandwidth, so no communication time is given"},
+    }
 
 
 def module_document(row: Any) -> dict[str, Any]:
@@ -203,6 +237,7 @@ def training_text(report: TrainingReport, options: Options) -> str:
         lines.append(f"per device with {shard.strategy} over dp={shard.degree}: "
                      f"{format_bytes(int(shard.total))} at the peak{unit} "
                      "(ZeRO/FSDP partitioning; activations per device as captured)")
+    lines += tensor_parallel_lines(report)
     plan = report.checkpointing
     if plan is not None:
         added = "?" if plan.added_flops is None else format_count(plan.added_flops)
@@ -233,6 +268,30 @@ def training_text(report: TrainingReport, options: Options) -> str:
     lines += [f"convention: {text}" for text in report.conventions]
     lines += [f"note: {text}" for text in report.notes]
     return "\n".join(lines)
+
+
+def tensor_parallel_lines(report: TrainingReport) -> list[str]:
+    """The tensor-parallel summary and its per-module plan (split weights only)."""
+    tp = report.tensor_parallel
+    if tp is None:
+        return []
+    flops = tp.total_flops
+    seconds = "" if tp.seconds is None else f", {format_seconds(tp.seconds)} on the device"
+    lines = [f"per device with tensor parallelism tp={tp.degree}"
+             f"{' + sequence parallelism' if tp.sequence_parallel else ''}: "
+             f"{format_bytes(tp.total)} at its peak (before data-parallel sharding), "
+             f"{'?' if flops is None else format_count(int(flops))} FLOPs{seconds}; "
+             f"sends {format_bytes(int(tp.sent_bytes))} per step in "
+             f"{len(tp.collectives)} collectives (ring; bytes only)"]
+    rows: list[tuple[str, ...]] = [("split module", "param", "role", "axis", "share",
+                                    "heads", "note")]
+    for entry in tp.sharded:
+        rows.append((entry.module or "<root>", entry.param.rpartition(".")[2], entry.role,
+                     str(entry.axis), str(entry.share),
+                     "" if entry.heads is None else str(entry.heads), entry.note))
+    replicated = len(tp.plan) - len(tp.sharded)
+    return [*lines, *aligned(rows), f"({replicated} parameters replicated: norms, row "
+            "biases and everything outside the regions)"]
 
 
 def aligned(rows: Sequence[tuple[str, ...]]) -> list[str]:

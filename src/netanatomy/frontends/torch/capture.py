@@ -26,6 +26,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 
 from netanatomy.errors import CaptureError
 from netanatomy.frontends.torch.aten import AtenCall, Emit, find_adapter
+from netanatomy.frontends.torch.aten.fast_meta import plain_layout
 from netanatomy.frontends.torch.aten.registry import (
     all_on_meta,
     as_emits,
@@ -178,7 +179,8 @@ class OpRecorder(TorchDispatchMode):
         return result
 
     def record(self, func: Any, facts: OpFacts, args: tuple[Any, ...],
-               kwargs: dict[str, Any], result: Any) -> None:
+               kwargs: dict[str, Any], result: Any) -> tuple[list[torch.Tensor], str]:
+        """Append the op's nodes; returns its output tensors and the path they got."""
         info_of = self.info_of
         if isinstance(result, torch.Tensor):  # the common case, without flattening
             results = [result]
@@ -201,6 +203,7 @@ class OpRecorder(TorchDispatchMode):
             nodes.append(Node(len(nodes), emit.kind, op, path, emit.inputs,
                               outputs if emit.outputs is None else emit.outputs,
                               complex_marked(emit), allocates))
+        return results, path
 
 
 def allocates_storage(results: Sequence[torch.Tensor], args: tuple[Any, ...],
@@ -290,7 +293,11 @@ def make_stand_in(tensor: torch.Tensor, device: torch.device, is_param: bool) ->
     """A tensor like ``tensor`` on ``device``: empty on meta, zeros when materialising a meta
     tensor on a real device, the tensor itself (or a copy) otherwise."""
     requires_grad = is_param and tensor.requires_grad
-    if device.type == "meta":  # (without device=, empty_like of a meta tensor is 1.6x faster)
+    if device.type == "meta" and type(tensor) in PLAIN_TYPES and (
+            tensor.layout == torch.strided and not tensor.is_quantized
+            and plain_layout(tensor)):    # what empty_like gives, without its Python
+        stand_in = torch.empty(tensor.shape, dtype=tensor.dtype, device="meta")
+    elif device.type == "meta":  # (without device=, empty_like of a meta tensor is faster)
         stand_in = torch.empty_like(tensor) if tensor.is_meta else torch.empty_like(
             tensor, device="meta")
     elif tensor.device.type == "meta":
@@ -298,6 +305,10 @@ def make_stand_in(tensor: torch.Tensor, device: torch.device, is_param: bool) ->
     else:
         stand_in = tensor.detach().to(device)
     return stand_in.requires_grad_(requires_grad) if stand_in.is_floating_point() else stand_in
+
+
+PLAIN_TYPES = (torch.Tensor, nn.Parameter)
+"""Tensor types whose meta stand-in can be made with ``torch.empty`` (no subclass)."""
 
 
 @dataclass(frozen=True)

@@ -178,8 +178,8 @@ class TrainingRecorder(OpRecorder):
     def __init__(self, tracker: ModuleTracker, param_names: Mapping[int, str],
                  owners: Mapping[int, str]) -> None:
         super().__init__(tracker, param_names)
-        self.phase = "forward"
-        self.phases: list[str] = []
+        self._phase = "forward"
+        self._phase_starts: list[tuple[int, str]] = [(0, "forward")]  # (first node, phase)
         self.autograd_keys: list[int | None] = []      # per node: the backward node it ran in
         self._running: int | None = None
         self._updated = ""                              # the module an update is for
@@ -190,56 +190,104 @@ class TrainingRecorder(OpRecorder):
         self.references: dict[int, Any] = {}            # allocation id → weak reference
         self.saved: set[int] = set()                    # allocation ids packed for backward
         self.weight_grads: set[int] = set()             # info ids of gradients bound for
-        self._leads: dict[int, bool] = {}               # parameters, and memo per node
+        self._leads: dict[int, bool] = {}               # parameters; per node: towards them
         self._hooks: list[Any] = []
+        self._graph: list[tuple[Any, list[Any]]] = []   # the nodes watched (ids stay theirs)
+
+    @property
+    def phase(self) -> str:
+        """The phase the next recorded node belongs to."""
+        return self._phase
+
+    @phase.setter
+    def phase(self, phase: str) -> None:
+        if phase != self._phase:
+            self._phase_starts.append((len(self.nodes), phase))
+            self._phase = phase
+
+    @property
+    def phases(self) -> list[str]:
+        """Per node: its phase (the phases change at known nodes, so they are kept as
+        where each starts rather than one entry per node)."""
+        found: list[str] = []
+        size = len(self.nodes)
+        for number, (start, phase) in enumerate(self._phase_starts):
+            stop = (self._phase_starts[number + 1][0] if number + 1 < len(self._phase_starts)
+                    else size)
+            found.extend([phase] * (min(stop, size) - min(start, size)))
+        return found
 
     def watch_backward(self, loss: torch.Tensor) -> None:
-        """Before backward: a post-hook on every autograd node of ``loss``'s graph notes
-        which of the gradients it produces are bound for parameters (directly, or through
-        nodes all of whose inputs are parameters, like the ``t`` of a ``Linear``'s
-        weight)."""
+        """Before backward: a post-hook on each autograd node of ``loss``'s graph that
+        hands a gradient on towards parameters notes which of the gradients it produces
+        are (directly, or through nodes all of whose inputs are parameters, like the ``t``
+        of a ``Linear``'s weight); nodes that hand none on get no hook."""
         root = loss.grad_fn
         if root is None:
             return
-        stack, seen = [root], {id(root)}
+        # every node of the graph with the nodes it hands gradients to, kept referenced
+        # (an id stays its node's) until the end
+        graph, stack, seen = self._graph, [root], {id(root)}
         while stack:
             node = stack.pop()
-            self._hooks.append(node.register_hook(self.noted(node)))
-            for following, _ in node.next_functions:
-                if following is not None and id(following) not in seen:
-                    seen.add(id(following))
-                    stack.append(following)
+            following = [n for n, _ in node.next_functions]
+            graph.append((node, following))
+            for after in following:
+                if after is not None and id(after) not in seen:
+                    seen.add(id(after))
+                    stack.append(after)
+        leads = self.note_leads(graph)
+        for node, following in graph:
+            slots = tuple(index for index, after in enumerate(following)
+                          if after is not None and leads[id(after)])
+            if slots:
+                self._hooks.append(node.register_hook(self.noted(slots)))
 
-    def leads_to_weights(self, node: Any) -> bool:
-        key = id(node)
-        known = self._leads.get(key)
-        if known is None:
-            if getattr(node, "variable", None) is not None:       # AccumulateGrad
-                known = True
-            else:
-                self._leads[key] = False                          # (cycles cannot occur)
-                following = [n for n, _ in node.next_functions]
-                # every input of its forward op is itself bound only for parameters (the
-                # ``t`` of a weight, a reparametrisation, LoRA's B·A); one input that took
-                # no gradient (a layer's input x) makes it a layer, not a weight path
-                known = bool(following) and all(
-                    n is not None and self.leads_to_weights(n) for n in following)
-            self._leads[key] = known
-        return known
+    def note_leads(self, graph: Sequence[tuple[Any, list[Any]]]) -> dict[int, bool]:
+        """Per node of ``graph`` (``(node, the nodes it hands gradients to)``), by id:
+        whether it leads to weights — it is a parameter's ``AccumulateGrad``, or every
+        input of its forward op is itself bound only for parameters (the ``t`` of a
+        weight, a reparametrisation, LoRA's B·A); one input that took no gradient (a
+        layer's input x) makes it a layer, not a weight path. Leaves first, without
+        recursion along the graph's depth."""
+        leads = self._leads
+        following_of = {id(node): following for node, following in graph}
+        for root, _ in graph:
+            if id(root) in leads:
+                continue
+            stack: list[tuple[Any, bool]] = [(root, False)]
+            while stack:
+                node, expanded = stack.pop()
+                key = id(node)
+                if key in leads:
+                    continue
+                following = following_of[key]
+                if getattr(node, "variable", None) is not None:    # AccumulateGrad
+                    leads[key] = True
+                elif expanded:                                     # its inputs are known
+                    leads[key] = bool(following) and all(
+                        n is not None and leads[id(n)] for n in following)
+                else:
+                    stack.append((node, True))
+                    stack.extend((n, False) for n in following
+                                 if n is not None and id(n) not in leads)
+        return leads
 
-    def noted(self, node: Any) -> Callable[..., None]:
-        slots = node.next_functions
+    def noted(self, slots: tuple[int, ...]) -> Callable[..., None]:
+        """The post-hook of a node whose inputs at ``slots`` are bound for parameters."""
+        weight_grads, info_of = self.weight_grads, self.info_of
 
         def note(grad_inputs: Sequence[Any], grad_outputs: Sequence[Any]) -> None:
-            for (following, _), gradient in zip(slots, grad_inputs):
-                if (gradient is not None and following is not None
-                        and self.leads_to_weights(following)):
-                    self.weight_grads.add(self.info_of(gradient).id)
+            for index in slots:
+                gradient = grad_inputs[index]
+                if gradient is not None:
+                    weight_grads.add(info_of(gradient).id)
 
         return note
 
     def node_path(self) -> str:
-        if self.phase == "backward":
+        phase = self._phase
+        if phase == "backward":
             node = torch._C._current_autograd_node()
             self._running = None if node is None else id(node)
             if node is None:
@@ -249,27 +297,31 @@ class TrainingRecorder(OpRecorder):
                 return self.sequence_paths.get(sequence, "")
             variable = getattr(node, "variable", None)        # AccumulateGrad
             return self.owners.get(id(variable), "") if variable is not None else ""
-        if self.phase == "optimizer":
+        if phase == "optimizer":
             return self._updated
         path = self.tracker.current_path
-        if self.phase == "forward":   # this op's autograd node, if it made one, is the last
+        if phase == "forward":   # this op's autograd node, if it made one, is the last
             self.sequence_paths.setdefault(torch._C._autograd._get_sequence_nr() - 1, path)
         return path
 
     def record(self, func: Any, facts: OpFacts, args: tuple[Any, ...],
-               kwargs: dict[str, Any], result: Any) -> None:
-        first = len(self.nodes)
-        if self.phase == "optimizer":         # an update belongs to its parameter's module
+               kwargs: dict[str, Any], result: Any) -> tuple[list[torch.Tensor], str]:
+        phase = self._phase
+        if phase == "optimizer":              # an update belongs to its parameter's module
             self._updated = next((self.owners[id(t)] for t in flatten_tensors((args, kwargs))
                                   if id(t) in self.owners), self._updated)
-        super().record(func, facts, args, kwargs, result)
-        added = len(self.nodes) - first
-        self.phases.extend([self.phase] * added)
-        self.autograd_keys.extend([self._running if self.phase == "backward" else None]
-                                  * added)
-        path = self.nodes[-1].path if added else self.node_path()
-        for tensor in flatten_tensors(result):
-            self.track(tensor, len(self.nodes) - 1, path)
+        first = len(self.nodes)
+        results, path = super().record(func, facts, args, kwargs, result)
+        at = len(self.nodes) - 1
+        added = at + 1 - first
+        if added == 1:
+            self.autograd_keys.append(self._running if phase == "backward" else None)
+        else:
+            self.autograd_keys.extend([self._running if phase == "backward" else None]
+                                      * added)
+        for tensor in results:
+            self.track(tensor, at, path)
+        return results, path
 
     def track(self, tensor: torch.Tensor, at: int, path: str, phase: str | None = None
               ) -> None:
@@ -383,6 +435,7 @@ def capture_training(model: nn.Module, args: Sequence[Any], kwargs: Mapping[str,
                 loss.backward()
                 for handle in recorder._hooks:
                     handle.remove()
+                recorder._graph.clear()
                 recorder.phase = "optimizer"
                 recorder.owners.update({id(t.grad): recorder.owners.get(id(t), "")
                                         for t in trainable if t.grad is not None})
@@ -390,6 +443,8 @@ def capture_training(model: nn.Module, args: Sequence[Any], kwargs: Mapping[str,
                     for master, tensor in zip(masters, trainable):   # mixed precision
                         if tensor.grad is not None:
                             master.grad = tensor.grad.float()
+                            # the half-precision gradient goes: its id may be reused
+                            recorder.owners.pop(id(tensor.grad), None)
                             tensor.grad = None
                     if chosen is not None:
                         chosen.step()
@@ -460,12 +515,15 @@ def gradient_roles(nodes: Sequence[Any], phases: Sequence[str],
     —, ``"input"`` for the other backward nodes (gradients of activations and inputs, even
     when only a weight gradient further back needs them), None outside the backward. A
     fused kernel's nodes say their role in ``attrs["grad"]``."""
-    readers: dict[int, list[int]] = {}
-    for node in nodes:
+    roles: list[str | None] = [None] * len(nodes)
+    if "backward" not in phases:
+        return tuple(roles)
+    first = list(phases).index("backward")        # (the phases follow each other)
+    readers: dict[int, list[int]] = {}            # only later nodes count as readers
+    for node in nodes[first + 1:]:
         for tensor in node.inputs:
             readers.setdefault(tensor.id, []).append(node.index)
-    roles: list[str | None] = [None] * len(nodes)
-    for node in reversed(nodes):
+    for node in reversed(nodes[first:]):
         if phases[node.index] != "backward":
             continue
         told = GRAD_ATTRS.get(node.attrs.get("grad", ""))
