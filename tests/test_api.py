@@ -40,5 +40,5 @@ def test_lint_rejects_what_is_not_a_module() -> None:
 def test_cli_lint_says_why_na002_was_skipped_and_diagnose_rejects_csv_first() -> None:
     result = CliRunner().invoke(app, ["lint", "zoo:resnet18"])
     assert result.exit_code == 0 and "--batch-size" in result.output
-    result = CliRunner().invoke(app, ["diagnose", "zoo:resnet18", "--format", "html"])
-    assert result.exit_code == 2 and "table, json or csv" in result.output
+    result = CliRunner().invoke(app, ["diagnose", "zoo:resnet18", "--format", "xml"])
+    assert result.exit_code == 2 and "table, json, csv or html" in result.output

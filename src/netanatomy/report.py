@@ -3,13 +3,15 @@
 
 The data (totals, layer rows, uncounted ops, conventions) is an analysis result and lives
 in :mod:`netanatomy.analysis.report`; this small facade adds ``to_json``, ``to_dict``,
-``to_csv``, ``render`` and ``to_dataframe``, which ask the renderer registry
+``to_csv``, ``to_html``, ``render`` and ``to_dataframe``, which ask the renderer registry
 (:mod:`netanatomy.render.catalog`) for the format. ``str(report)`` is the terminal table.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,6 +44,24 @@ class Report(Summary):
     def to_csv(self, depth: int | None = None) -> str:
         """One CSV row per layer."""
         return self._write("csv", depth=depth)
+
+    def to_html(self, explain: bool = False, sections: Mapping[str, Any] | None = None) -> str:
+        """The self-contained HTML report (docs/report.md): graph with repeated blocks
+        collapsed, table, plots. A spec's carries its derivations always, a model's when
+        ``explain``; ``sections`` puts other results beside it by command name
+        (``{"training": netanatomy.training(model, ...)}``, or their JSON documents)."""
+        from netanatomy.render.catalog import write
+        from netanatomy.render.results import ReportResult
+
+        explanations = None
+        if explain:
+            from netanatomy.analysis.explain import explain as explain_graph
+
+            explanations = tuple(explain_graph(self.graph))
+        documents = {name: value if isinstance(value, Mapping) else
+                     json.loads(write(name, "json", value, indent=None))
+                     for name, value in (sections or {}).items()}
+        return write("summary", "html", ReportResult(self, explanations, None, documents))
 
     def to_dataframe(self, depth: int | None = None) -> Any:
         """The layer rows as a pandas DataFrame (pandas must be installed)."""

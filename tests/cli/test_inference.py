@@ -44,7 +44,7 @@ def run(*args: str) -> str:
 
 
 def test_formats() -> None:
-    assert formats("inference") == ("table", "json", "csv")
+    assert formats("inference") == ("table", "json", "csv", "html")
 
 
 def test_json_document(target: str) -> None:

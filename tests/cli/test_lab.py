@@ -54,7 +54,7 @@ def test_a_claim_that_does_not_hold_exits_1_and_csv_has_a_row_per_check(tmp_path
     (["sigmoid-saturation", "-p", "limt=1"], "no parameter 'limt'"),
     (["no-such-thing"], "no lab experiment 'no-such-thing'"),
     (["--topic", "astrology"], "no lab topic"),
-    (["-f", "html"], "lab writes table, json or csv"),
+    (["-f", "xml"], "lab writes table, json, csv or html"),
 ])
 def test_bad_usage_exits_2_with_a_message(args: list[str], message: str) -> None:
     result = CLI.invoke(app, ["lab", *args])

@@ -26,7 +26,7 @@ def run(*args: str) -> str:
 
 
 def test_profile_writes_table_json_and_csv() -> None:
-    assert formats("profile") == ("table", "json", "csv")
+    assert formats("profile") == ("table", "json", "csv", "html")
 
 
 def test_json_has_the_schema_every_module_and_the_comparisons() -> None:
@@ -64,7 +64,7 @@ def test_csv_one_row_per_module_and_depth_cuts() -> None:
     (["--warmup", "-1"], "--warmup must be"),
     (["--device", "meta"], "--device meta"),
     (["--device", "cuda:99"], "--device cuda:99"),
-    (["-f", "html"], "profile writes table, json or csv"),
+    (["-f", "xml"], "profile writes table, json, csv or html"),
 ])
 def test_bad_options_exit_2(args: list[str], message: str) -> None:
     result = runner.invoke(app, ["profile", CNN, "--input", "4x1x8x8", *args])

@@ -112,6 +112,6 @@ def test_registry_refuses_a_second_renderer_and_lists_formats() -> None:
 
     with pytest.raises(RuleError, match="already has a 'json' renderer"):
         renderer("summary", "json")(lambda result, options: "")
-    assert formats("summary") == ("table", "json", "csv")
-    with pytest.raises(UsageError, match="summary writes table, json or csv, not 'xml'"):
+    assert formats("summary") == ("table", "json", "csv", "html")
+    with pytest.raises(UsageError, match="summary writes table, json, csv or html, not 'xml'"):
         find("summary", "xml")

@@ -35,7 +35,7 @@ Inputs = Annotated[list[str], typer.Option(
 Settings = Annotated[list[str], typer.Option(
     "--set", help="Spec symbol values, e.g. --set K=5,F=16 (repeatable).")]
 Format = Annotated[str, typer.Option(
-    "--format", "-f", help="Output format: table, json or csv (a format the command does "
+    "--format", "-f", help="Output format: table, json, csv or html (a format the command does "
                            "not write is refused, naming those it writes).")]
 Output = Annotated[Path | None, typer.Option(
     "--output", "-o", help="Write to this file instead of stdout.")]

@@ -67,7 +67,13 @@ def summary(
         from netanatomy.analysis.explain import explain as explain_graph
 
         explanations = tuple(explain_graph(report.graph))
-    write_result("summary", format, SummaryResult(report, explanations), output, depth, width)
+    source = None
+    if format == "html":
+        from netanatomy.cli.report import report_source
+
+        source = report_source(target, input, set)
+    write_result("summary", format, SummaryResult(report, explanations, source), output, depth,
+                 width)
 
 
 def analyse_target(target: str, inputs: list[str], settings: list[str], device: str = "meta",
@@ -625,6 +631,69 @@ def training(
                                  precision=precision, tp=tp,
                                  sequence_parallel=sequence_parallel)
     write_result("training", format, report, output, depth, width)
+
+
+@app.command()
+@handled()
+def playground(
+    spec: Annotated[Path | None, typer.Argument(
+        help="SPEC.yaml the page starts with (default: a built-in example); ref: in the "
+             "page reads only inside its folder.", show_default=False)] = None,
+    set: Settings = [],  # noqa: B006
+    port: Annotated[int, typer.Option("--port", help="Port (0: any free one).")] = 8765,
+    host: Annotated[str, typer.Option(
+        "--host", help="Interface; anything but 127.0.0.1/localhost needs --allow-remote."
+    )] = "127.0.0.1",
+    allow_remote: Annotated[bool, typer.Option(
+        "--allow-remote", help="Allow a --host other machines can reach (no "
+                               "authentication: anyone who reaches it can use it).")] = False,
+    open_browser: Annotated[bool, typer.Option(
+        "--open/--no-open", help="Open the page in the default browser.")] = True,
+    time_limit: Annotated[float, typer.Option(
+        "--time-limit", help="Seconds one analysis may take before it is stopped.")] = 10.0,
+    debug: Debug = False,
+) -> None:
+    """A local page to edit a spec and see its costs, graph and derivations as you type
+    (127.0.0.1 only; Ctrl-C stops it; docs/playground.md)."""
+    from netanatomy.cli.playground import run_playground
+
+    run_playground(spec, set, host, port, allow_remote, open_browser, time_limit)
+
+
+@app.command()
+@handled("report")
+def report(
+    target: Target = DEFAULT_TARGET,
+    input: Inputs = [],  # noqa: B006
+    set: Settings = [],  # noqa: B006
+    output: Annotated[Path | None, typer.Option(
+        "--output", "-o", help="Write the page to this file (without it: stdout, when that "
+                               "is not a terminal).")] = None,
+    explain: Annotated[bool, typer.Option(
+        "--explain", help="Put every layer's derivation in the page (always for "
+                          "specs).")] = False,
+    include: Annotated[str | None, typer.Option(
+        "--include", help="Comma list of sections to add, run with their defaults: lint, "
+                          "training, inference (language models).")] = None,
+    debug: Debug = False,
+) -> None:
+    """One self-contained HTML file: the graph with repeated blocks collapsed, the sortable
+    table, plots and the derivations (docs/report.md)."""
+    from netanatomy.cli.report import check_output, parse_include, report_source, sections_of
+    from netanatomy.render.results import ReportResult
+
+    included = parse_include(include)
+    check_output(output)
+    analysed = analyse_target(target, input, set)
+    explanations = None
+    if explain:
+        from netanatomy.analysis.explain import explain as explain_graph
+
+        explanations = tuple(explain_graph(analysed.graph))
+    sections = sections_of(included, target, input, set, analysed.graph)
+    write_result("summary", "html", ReportResult(analysed, explanations,
+                                                 report_source(target, input, set),
+                                                 sections), output)
 
 
 @app.command()

@@ -2,7 +2,7 @@
 which formats a command writes, and the text of a result in one of them.
 
 >>> formats("summary")
-('table', 'json', 'csv')
+('table', 'json', 'csv', 'html')
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from netanatomy.render import (  # noqa: F401  (register)
     compare,
     devices,
     diagnose,
+    html,
     inference,
     lab,
     lint,
@@ -26,7 +27,7 @@ from netanatomy.render import (  # noqa: F401  (register)
 )
 from netanatomy.render.registry import Options, Renderer, registered
 
-FORMAT_ORDER = ("table", "json", "csv")
+FORMAT_ORDER = ("table", "json", "csv", "html")
 """The order formats are listed in (others after these, alphabetically)."""
 
 

@@ -4,7 +4,7 @@ what was asked beside it (the derivations of ``--explain``, the fields of ``--me
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -18,6 +18,17 @@ class SummaryResult:
 
     report: Summary
     explanations: tuple[Any, ...] | None = None
+    source: Mapping[str, Any] | None = None
+    """What was analysed (``{"kind", "target", "inputs", "settings"}``, for the HTML
+    report; None: taken from the report)."""
+
+
+@dataclass(frozen=True)
+class ReportResult(SummaryResult):
+    """``report``: a summary and the other commands' JSON documents shown beside it
+    (``sections``, by command name)."""
+
+    sections: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
