@@ -255,13 +255,19 @@ def with_device(report: fold.InferenceReport, prefill_graph: Any, first: Any, la
     from dataclasses import replace
 
     from netanatomy.analysis.roofline import roofline
+    from netanatomy.analysis.roofline_modules import combine, module_rooflines
     from netanatomy.hardware import device as find_device
 
     chosen = None if device_type is None else find_device(device_type)
     times: list[Total | None] = [None, None, None]
+    rows = None
     if chosen is not None:
-        times = [None if g is None else roofline(g, chosen, dtype or report.dtype).time_s
+        lines = [None if g is None else roofline(g, chosen, dtype or report.dtype)
                  for g in (prefill_graph, first, last)]
+        times = [None if line is None else line.time_s for line in lines]
+        rows = combine(*(None if line is None else module_rooflines(line, graph, phase)
+                         for line, graph, phase in ((lines[0], prefill_graph, "prefill"),
+                                                    (lines[1], first, "decode"))))
     prefill = replace(report.prefill, time_s=times[0])
     decode_first = decode_last = decode_flops = None
     steps = report.generate - 1
@@ -285,7 +291,7 @@ def with_device(report: fold.InferenceReport, prefill_graph: Any, first: Any, la
                               report.context, usable_fraction, chosen.key)
     return replace(report, prefill=prefill, decode_first=decode_first,
                    decode_last=decode_last, decode_flops=decode_flops, device=device_time,
-                   fit=fitted)
+                   fit=fitted, roofline=rows)
 
 
 def device_estimate(report: fold.InferenceReport, chosen: Any, dtype: str | None,

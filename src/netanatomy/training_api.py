@@ -31,7 +31,8 @@ def training(model: Any, input_size: Any = None, *, example_inputs: Any = None,
             per parameter are derived.
         device_type: a hardware-table key (``netanatomy devices``): adds the step's
             roofline time, tokens/s and utilisations; ``peak_dtype`` picks the peak
-            (``"bf16"``, ``"tf32"``; default: the parameters' dtype).
+            (``"bf16"``, ``"tf32"``; default: the ``precision``'s compute dtype — bf16 or
+            fp16 — and for ``fp32`` the parameters' dtype).
         convention: the model-FLOPs convention shown beside the counted FLOPs
             (``palm``, ``kaplan``, ``megatron``, ``torchtitan``, … docs/model-flops.md).
         shard, dp: data-parallel sharding (``none``, ``zero1``, ``zero2``, ``zero3``,
@@ -44,7 +45,10 @@ def training(model: Any, input_size: Any = None, *, example_inputs: Any = None,
             weights found from the step's dataflow, docs/training.md "Tensor
             parallelism"), with ``sequence_parallel`` also the norms, dropouts and saved
             linear inputs split over the sequence; composes with ``shard``/``dp``
-            (devices = dp × tp).
+            (devices = dp × tp). With ``dp`` or ``tp`` above 1 the report's
+            ``communication`` says what one device sends per step and, with
+            ``device_type``, how long that takes on its link (docs/training.md
+            "Communication").
 
     Raises:
         UsageError: bad arguments. CaptureError: the step failed (the layer is named).

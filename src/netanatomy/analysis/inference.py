@@ -44,6 +44,7 @@ from fractions import Fraction
 
 from netanatomy.analysis.cost import graph_costs
 from netanatomy.analysis.roofline import Total, fold, worst
+from netanatomy.analysis.roofline_modules import ModuleRooflines
 from netanatomy.errors import UsageError
 from netanatomy.ir.graph import Graph, Node, TensorInfo
 from netanatomy.symbolic import prod
@@ -526,6 +527,8 @@ class InferenceReport:
         decode_first, decode_last: one decode step with a past of prompt and of
             prompt + generate − 2 tokens (None: no decode capture, see ``notes``).
         decode_flops: FLOPs of all generate − 1 decode steps (exact sum of the line).
+        roofline: with a device, the prefill's and the first decode step's rows per
+            module (:mod:`netanatomy.analysis.roofline_modules`).
     """
 
     model: str
@@ -546,6 +549,7 @@ class InferenceReport:
     fit: Fit | None
     notes: tuple[str, ...]
     config_check: tuple[str, ...] = ()
+    roofline: ModuleRooflines | None = None    # with a device: per module, prefill and decode
 
     @property
     def context(self) -> int:

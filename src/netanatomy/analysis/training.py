@@ -92,6 +92,7 @@ class StepTime:
     tokens_per_second: float | None
     hfu: float | None
     mfu: float | None
+    modules: Any = None      # ModuleRooflines: per module and phase (analysis.roofline_modules)
 
 
 @dataclass(frozen=True)
@@ -121,6 +122,7 @@ class TrainingReport:
     shard_unit: str = ""             # the block FSDP / ZeRO-3 gathers
     checkpointing: Any = None        # CheckpointPlan (None: not asked)
     tensor_parallel: Any = None      # TensorParallel per device (None: --tp 1)
+    communication: Any = None        # Communication per device (None: one device)
 
     @property
     def flops_per_token(self) -> float | None:
@@ -144,6 +146,12 @@ def optimizer_path(node: Node, graph: Graph) -> str:
     return node.path
 
 
+COMPUTE_PEAK = {"bf16": "bf16", "bf16-mixed": "bf16", "fp16": "fp16", "fp16-mixed": "fp16"}
+"""The device peak a precision policy computes at when no peak dtype is given (the matmuls
+run in the half-precision model's dtype; fp32 master-weight updates are a small share);
+``fp32``: the parameters' own dtype."""
+
+
 def training_report(capture: Any, device: Any = None, dtype: str | None = None,
                     convention: Any = "palm", shard: str = "none", dp: int = 1,
                     checkpoint: str = "none", memory_budget: int | None = None,
@@ -158,10 +166,14 @@ def training_report(capture: Any, device: Any = None, dtype: str | None = None,
     checkpointing what-if (:mod:`netanatomy.analysis.checkpointing`); ``tp`` (and
     ``sequence_parallel``): Megatron tensor parallelism over ``tp`` devices, composed with
     the data-parallel sharding (devices = dp × tp;
-    :mod:`netanatomy.analysis.tensor_parallel`)."""
+    :mod:`netanatomy.analysis.tensor_parallel`); with either, the bytes one device sends
+    per step and their time on the ``device``'s link
+    (:mod:`netanatomy.analysis.communication`)."""
     graph: Graph = capture.graph
     phases: Sequence[str] = capture.phases
     roles: Sequence[str | None] = capture.grad_roles
+    if dtype is None:
+        dtype = COMPUTE_PEAK.get(capture.precision)
     costs = graph_costs(graph)
     nodes = graph.nodes
     by_phase = {phase: fold((n for n in nodes if phases[n.index] == phase), costs)
@@ -186,7 +198,7 @@ def training_report(capture: Any, device: Any = None, dtype: str | None = None,
     model = forward_model_flops(graph, phases, capture.tokens, convention)
     total = fold(nodes, costs)
     time = None if device is None else step_time(graph, phases, device, dtype, total,
-                                                 model, capture.tokens)
+                                                 model, capture.tokens, paths)
     from netanatomy.analysis.sharding import largest_block, sharded_memory
 
     unit_path, whole_unit = largest_block(graph)
@@ -201,6 +213,17 @@ def training_report(capture: Any, device: Any = None, dtype: str | None = None,
         categories, unit_bytes = parallel.by_category, parallel.unit_bytes
     sharding = (None if shard == "none" and dp == 1 else
                 sharded_memory(categories, shard, dp, unit_bytes))
+    communication = None
+    if sharding is not None or parallel is not None:
+        from netanatomy.analysis.communication import step_communication, step_parameter_bytes
+
+        held, trained = step_parameter_bytes(graph, peak.point.by_category["parameters"],
+                                             parallel.plan if parallel is not None else ())
+        compute = (parallel.seconds if parallel is not None else
+                   time.seconds if time is not None else None)
+        communication = step_communication(
+            shard, dp, held, trained, parallel.collectives if parallel is not None else (),
+            tp, device, compute)
     plan = None
     if checkpoint != "none":
         from netanatomy.analysis.checkpointing import block_candidates, plan_checkpoints
@@ -216,7 +239,7 @@ def training_report(capture: Any, device: Any = None, dtype: str | None = None,
                                 offset)
     return TrainingReport(
         model_flops=model, time=time, sharding=sharding, shard_unit=unit_path,
-        checkpointing=plan, tensor_parallel=parallel,
+        checkpointing=plan, tensor_parallel=parallel, communication=communication,
         optimizer=capture.optimizer, tokens=capture.tokens, params=count,
         precision=capture.precision,
         trainable_params=trainable, phases=by_phase, backward_input=backward_input,
@@ -243,10 +266,13 @@ def forward_model_flops(graph: Graph, phases: Sequence[str], tokens: int,
 
 
 def step_time(graph: Graph, phases: Sequence[str], device: Any, dtype: str | None,
-              total: Cost, model: Any, tokens: int) -> StepTime:
-    """The step on ``device``'s roofline (see :class:`StepTime`)."""
+              total: Cost, model: Any, tokens: int,
+              paths: Sequence[str] | None = None) -> StepTime:
+    """The step on ``device``'s roofline (see :class:`StepTime`); ``paths``: the module of
+    every node for the per-module rows (default: the node's own)."""
     from netanatomy.analysis.roofline import fold as fold_times
     from netanatomy.analysis.roofline import roofline
+    from netanatomy.analysis.roofline_modules import module_rooflines
 
     line = roofline(graph, device, dtype)
     by_phase = {phase: fold_times(n.time_s for n in line.nodes
@@ -257,7 +283,8 @@ def step_time(graph: Graph, phases: Sequence[str], device: Any, dtype: str | Non
     hfu = None if capacity is None or total.flops is None else total.flops / capacity
     mfu = None if capacity is None or model is None else float(model.per_step) / capacity
     return StepTime(line.device.key, line.dtype, line.peak_flops, line.bandwidth, busy,
-                    seconds.status, by_phase, tokens / busy if busy else None, hfu, mfu)
+                    seconds.status, by_phase, tokens / busy if busy else None, hfu, mfu,
+                    module_rooflines(line, graph, phases, paths, "step"))
 
 
 def ratio(value: int, count: int) -> float | None:

@@ -574,7 +574,8 @@ def training(
                               "time, tokens/s, HFU and MFU on it.")] = None,
     peak_dtype: Annotated[str | None, typer.Option(
         "--peak-dtype", help="Which peak of --device-type: bf16, fp16, tf32, fp32, … "
-                             "(default: the parameters' dtype).")] = None,
+                             "(default: --precision's compute dtype, bf16 or "
+                             "fp16; for fp32 the parameters' dtype).")] = None,
     convention: Annotated[str, typer.Option(
         "--convention", help="Model-FLOPs convention beside the counts: palm, kaplan, gpt3, "
                              "chinchilla, megatron, torchtitan (docs/model-flops.md).")]

@@ -9,11 +9,17 @@ silent default.
 989400000000000
 >>> device("h100-sxm").bandwidth
 3350000000000
+>>> device("h100-sxm").interconnect.per_direction     # NVLink 4: 900 GB/s both ways
+450000000000
 
 Units: FLOP/s and bytes/s as exact integers (decimal prefixes, as the vendors print
 them); ``memory_bytes`` reads the datasheet's "GB" as GiB (DRAM capacities are binary).
 Dense figures are without structured sparsity; the vendor's 2:4-sparsity figures, where
-printed, are in :attr:`Device.sparse` only.
+printed, are in :attr:`Device.sparse` only. A device's scale-up link
+(:class:`Interconnect`: NVLink, Infinity Fabric, PCIe) is held per direction; the table
+states which convention the datasheet prints (``bidirectional_gbs``: the total of both
+directions, halved here; ``per_direction_gbs``: as is). A device without one has
+``interconnect = None``: no communication time is computed for it.
 """
 
 from __future__ import annotations
@@ -31,7 +37,8 @@ import yaml
 
 from netanatomy.errors import NetanatomyError, UsageError
 
-__all__ = ["DTYPES", "Device", "Source", "device", "devices", "dtype_key", "load_devices"]
+__all__ = ["DTYPES", "Device", "Interconnect", "Source", "device", "devices", "dtype_key",
+           "load_devices"]
 
 DTYPES = ("fp64", "fp64_tensor", "fp32", "tf32", "bf16", "fp16", "fp8", "fp4", "int8")
 """The dtype keys of the table, widest first: fp64 and fp32 are vector (non-tensor) peaks,
@@ -59,6 +66,30 @@ class Source:
 
 
 @dataclass(frozen=True, slots=True)
+class Interconnect:
+    """A device's scale-up link to its peers (NVLink, Infinity Fabric, PCIe).
+
+    Attributes:
+        link: what it is (``"NVLink 4 (18 links)"``).
+        per_direction: peak bytes/s one device sends (and, at once, receives): the
+            datasheet's bidirectional total halved, or its per-direction figure as is.
+        printed: the figure as the datasheet prints it, with its convention
+            (``"900 GB/s bidirectional total"``).
+    """
+
+    link: str
+    per_direction: int
+    printed: str
+    source: Source
+    notes: str = ""
+
+    @property
+    def bidirectional(self) -> int:
+        """Both directions together, bytes/s (2 × :attr:`per_direction`)."""
+        return 2 * self.per_direction
+
+
+@dataclass(frozen=True, slots=True)
 class Device:
     """One row of the hardware table.
 
@@ -70,6 +101,7 @@ class Device:
         memory_gb: capacity as the datasheet prints it (None for CPUs).
         derived: True when the peaks are computed (cores × clock × width, see ``notes``)
             rather than printed by the vendor.
+        interconnect: the scale-up link (None: the table has none for this device).
     """
 
     key: str
@@ -88,6 +120,7 @@ class Device:
     aliases: tuple[str, ...] = ()
     also: tuple[Source, ...] = ()
     derived: bool = False
+    interconnect: Interconnect | None = None
 
     @property
     def memory_bytes(self) -> int | None:
@@ -204,7 +237,8 @@ def parse_device(key: str, entry: Any, where: str) -> Device:
     if missing:
         raise NetanatomyError(f"{where}: missing {', '.join(missing)}")
     unknown = sorted(set(entry) - {*REQUIRED, "sparse_tflops", "memory_gb", "memory_type",
-                                   "form_factor", "tdp_w", "aliases", "also", "derived"})
+                                   "form_factor", "tdp_w", "aliases", "also", "derived",
+                                   "interconnect"})
     if unknown:
         raise NetanatomyError(f"{where}: unknown field {', '.join(unknown)}")
     if entry["kind"] not in ("gpu", "cpu"):
@@ -223,7 +257,38 @@ def parse_device(key: str, entry: Any, where: str) -> Device:
         memory_type=entry.get("memory_type"), form_factor=entry.get("form_factor"),
         tdp_w=entry.get("tdp_w"), aliases=tuple(normalise(a) for a in entry.get("aliases", ())),
         also=tuple(parse_source(s, f"{where}: also") for s in entry.get("also", ())),
-        derived=bool(entry.get("derived", False)))
+        derived=bool(entry.get("derived", False)),
+        interconnect=(None if entry.get("interconnect") is None else
+                      parse_interconnect(entry["interconnect"], f"{where}: interconnect")))
+
+
+LINK_FIELDS = ("bidirectional_gbs", "per_direction_gbs")
+
+
+def parse_interconnect(value: Any, where: str) -> Interconnect:
+    """An ``interconnect`` entry: ``link``, exactly one of ``bidirectional_gbs`` (the
+    datasheet's total of both directions, halved here) or ``per_direction_gbs``,
+    ``source``, optional ``notes``."""
+    if not isinstance(value, dict):
+        raise NetanatomyError(f"{where}: expected a mapping of fields")
+    unknown = sorted(set(value) - {"link", *LINK_FIELDS, "source", "notes"})
+    if unknown:
+        raise NetanatomyError(f"{where}: unknown field {', '.join(unknown)}")
+    given = [field for field in LINK_FIELDS if value.get(field) is not None]
+    if len(given) != 1 or not value.get("link") or not value.get("source"):
+        raise NetanatomyError(f"{where}: give link, source and exactly one of "
+                              f"{' or '.join(LINK_FIELDS)}")
+    field = given[0]
+    figure = value[field]
+    printed = scaled(figure, GIGA, f"{where}: {field}")
+    bidirectional = field == "bidirectional_gbs"
+    if bidirectional and printed % 2:
+        raise NetanatomyError(f"{where}: {field} {figure} is not whole bytes per direction")
+    return Interconnect(
+        link=str(value["link"]), per_direction=printed // 2 if bidirectional else printed,
+        printed=f"{figure:g} GB/s {'bidirectional total' if bidirectional else 'per direction'}",
+        source=parse_source(value["source"], f"{where}: source"),
+        notes=" ".join(str(value.get("notes") or "").split()))
 
 
 def parse_peaks(values: Any, where: str) -> dict[str, int]:

@@ -68,3 +68,11 @@ def format_field(field: Any) -> str:
     strides = {str(v) for v in field.stride}
     stride = next(iter(strides)) if len(strides) == 1 else "×".join(str(v) for v in field.stride)
     return f"{size} /{stride}"
+
+
+def format_seconds(seconds: float) -> str:
+    """``0.000012`` → ``12.0 µs``; ``1.5`` → ``1.50 s``."""
+    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6)):
+        if seconds >= scale:
+            return f"{seconds / scale:,.2f} {unit}"
+    return f"{seconds / 1e-9:,.1f} ns"

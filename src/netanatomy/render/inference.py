@@ -16,6 +16,7 @@ from netanatomy.analysis.inference import InferenceReport, PhaseCost
 from netanatomy.analysis.roofline import Total
 from netanatomy.render.csv import csv_text
 from netanatomy.render.registry import Options, renderer
+from netanatomy.render.roofline_modules import roofline_document, roofline_heading, roofline_rows
 
 SCHEMA = "netanatomy.inference/1"
 
@@ -104,6 +105,7 @@ def inference_document(report: InferenceReport) -> dict[str, Any]:
             "kv_budget_bytes": fit.kv_budget, "fits": fit.fits, "max_batch": fit.max_batch,
             "at_context": fit.context, "max_context": fit.max_context,
             "at_batch": fit.batch},
+        "roofline": roofline_document(report.roofline),
         "config_check": list(report.config_check), "notes": list(report.notes),
         "conventions": CONVENTIONS,
     }
@@ -172,6 +174,17 @@ def inference_text(report: InferenceReport, options: Options) -> str:
         console.print(phases)
         for line in device_lines(report):
             console.print(line)
+        if report.roofline is not None:
+            console.print(roofline_heading(report.roofline))
+            for phase in report.roofline.runs:
+                rows, footer = roofline_rows(report.roofline, (phase,))
+                table = Table(header_style="bold", pad_edge=False)
+                for i, header in enumerate(rows[0]):
+                    table.add_column(header, justify="left" if i < 3 else "right")
+                for row in rows[1:]:
+                    table.add_row(*row)
+                console.print(table)
+                console.print(footer)
         for note in (*report.config_check, *report.notes):
             console.print(f"note: {note}")
         console.print("FLOPs = 2 x MACs + elementwise; KV = 2 (K and V) x heads_kv x "

@@ -12,7 +12,7 @@ from netanatomy.analysis.memory_timeline import CATEGORIES, MemoryPoint
 from netanatomy.analysis.roofline import worst
 from netanatomy.analysis.training import Cost, TrainingReport
 from netanatomy.render.csv import csv_text
-from netanatomy.render.format import format_bytes, format_count
+from netanatomy.render.format import format_bytes, format_count, format_seconds
 from netanatomy.render.registry import Options, renderer
 
 SCHEMA = "netanatomy.training/1"
@@ -22,7 +22,10 @@ boundaries always kept)."""
 
 MODULE_COLUMNS = ("path", "type", "depth", "forward_macs", "backward_input_macs",
                   "backward_weight_macs", "optimizer_flops", "forward_status",
-                  "backward_status")
+                  "backward_status", "flops", "bytes", "intensity", "bound", "time_s",
+                  "share")
+"""The last six: the module's whole step (every phase, submodules included) on the
+``--device-type``'s roofline (docs/training.md); empty without a device."""
 
 
 def cost_document(cost: Cost) -> dict[str, Any]:
@@ -75,6 +78,8 @@ def training_document(report: TrainingReport) -> dict[str, Any]:
         "sharding": sharding_document(report),
         "checkpointing": checkpoint_document(report),
         "tensor_parallel": tensor_parallel_document(report),
+        "communication": communication_document(report),
+        "roofline": roofline_key(report),
         "modules": [module_document(row) for row in report.modules],
         "notes": list(report.notes),
     }
@@ -150,10 +155,42 @@ def tensor_parallel_document(report: TrainingReport) -> dict[str, Any] | None:
                              "message_bytes": c.message_bytes, "sent_bytes": c.sent_bytes}
                             for c in tp.collectives],
             "sent_bytes_per_device": tp.sent_bytes,
-            "seconds": None,
-            "assumes": "ring collectives; bytes only: the hardware table has no "
-                       "interconnect bandwidth, so no communication time is given"},
+            "seconds": None if report.communication is None else report.communication.tp_seconds,
+            "assumes": "ring collectives; seconds = bytes sent / the --device-type's link "
+                       "bandwidth per direction (null: no device or no link; see the "
+                       "top-level communication key)"},
     }
+
+
+def communication_document(report: TrainingReport) -> dict[str, Any] | None:
+    """What one device sends per step and its time on the link (None: one device)."""
+    comm = report.communication
+    if comm is None:
+        return None
+    per = comm.per_direction
+    return {
+        "conventions": list(comm.conventions), "strategy": comm.strategy, "dp": comm.dp,
+        "tp": comm.tp, "param_bytes": comm.param_bytes,
+        "gradient_bytes": comm.gradient_bytes,
+        "collectives": [{"group": t.group, "phase": t.phase, "kind": t.kind,
+                         "what": t.what, "message_bytes": t.message_bytes,
+                         "sent_bytes": t.sent_bytes,
+                         "seconds": None if per is None else t.sent_bytes / per}
+                        for t in comm.transfers],
+        "dp_sent_bytes": comm.dp_sent_bytes, "tp_sent_bytes": comm.tp_sent_bytes,
+        "sent_bytes_per_device": comm.sent_bytes, "link": comm.link,
+        "link_bytes_per_s_per_direction": per, "seconds": comm.seconds,
+        "dp_seconds": comm.dp_seconds, "tp_seconds": comm.tp_seconds,
+        "compute_seconds": comm.compute_seconds,
+        "step_seconds_overlapped": comm.overlapped_seconds,
+        "step_seconds_serial": comm.serial_seconds, "reason": comm.reason}
+
+
+def roofline_key(report: TrainingReport) -> dict[str, Any] | None:
+    """Per module and phase on the ``--device-type``'s roofline (None: no device)."""
+    from netanatomy.render.roofline_modules import roofline_document
+
+    return None if report.time is None else roofline_document(report.time.modules)
 
 
 def module_document(row: Any) -> dict[str, Any]:
@@ -167,14 +204,6 @@ def shown(cost: Cost, value: int | None) -> str:
     if value is None:
         return "?"
     return format_count(value) + ("*" if cost.status == "partial" else "")
-
-
-def format_seconds(seconds: float) -> str:
-    """``0.000012`` → ``12.0 µs``; ``1.5`` → ``1.50 s``."""
-    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6)):
-        if seconds >= scale:
-            return f"{seconds / scale:,.2f} {unit}"
-    return f"{seconds / 1e-9:,.1f} ns"
 
 
 def depth_of(path: str) -> int:
@@ -238,6 +267,7 @@ def training_text(report: TrainingReport, options: Options) -> str:
                      f"{format_bytes(int(shard.total))} at the peak{unit} "
                      "(ZeRO/FSDP partitioning; activations per device as captured)")
     lines += tensor_parallel_lines(report)
+    lines += communication_lines(report)
     plan = report.checkpointing
     if plan is not None:
         added = "?" if plan.added_flops is None else format_count(plan.added_flops)
@@ -265,6 +295,11 @@ def training_text(report: TrainingReport, options: Options) -> str:
                      shown(row.backward_weight, row.backward_weight.macs),
                      shown(row.optimizer, row.optimizer.flops)))
     lines += ["", *aligned(rows), ""]
+    if report.time is not None and report.time.modules is not None:
+        from netanatomy.render.roofline_modules import roofline_heading, roofline_rows
+
+        table, footer = roofline_rows(report.time.modules)
+        lines += [roofline_heading(report.time.modules), *aligned(table), footer, ""]
     lines += [f"convention: {text}" for text in report.conventions]
     lines += [f"note: {text}" for text in report.notes]
     return "\n".join(lines)
@@ -282,7 +317,7 @@ def tensor_parallel_lines(report: TrainingReport) -> list[str]:
              f"{format_bytes(tp.total)} at its peak (before data-parallel sharding), "
              f"{'?' if flops is None else format_count(int(flops))} FLOPs{seconds}; "
              f"sends {format_bytes(int(tp.sent_bytes))} per step in "
-             f"{len(tp.collectives)} collectives (ring; bytes only)"]
+             f"{len(tp.collectives)} collectives (ring; time: see communication)"]
     rows: list[tuple[str, ...]] = [("split module", "param", "role", "axis", "share",
                                     "heads", "note")]
     for entry in tp.sharded:
@@ -292,6 +327,34 @@ def tensor_parallel_lines(report: TrainingReport) -> list[str]:
     replicated = len(tp.plan) - len(tp.sharded)
     return [*lines, *aligned(rows), f"({replicated} parameters replicated: norms, row "
             "biases and everything outside the regions)"]
+
+
+def communication_lines(report: TrainingReport) -> list[str]:
+    """What one device sends per step, its time on the link, and the step both ways."""
+    comm = report.communication
+    if comm is None:
+        return []
+    groups = [f"{name} {format_bytes(int(sent))}" for name, sent, degree in
+              ((f"data parallel ({comm.strategy}, dp={comm.dp})", comm.dp_sent_bytes, comm.dp),
+               (f"tensor parallel (tp={comm.tp})", comm.tp_sent_bytes, comm.tp)) if degree > 1]
+    kinds = ", ".join(f"{t.kind} of {t.what} {format_bytes(int(t.sent_bytes))}"
+                      for t in comm.transfers if t.group == "dp")
+    lines = [f"communication per device per step: {format_bytes(int(comm.sent_bytes))} sent"
+             + (f" ({'; '.join(groups)})" if groups else "")
+             + (f"; data parallel: {kinds}" if kinds else "")]
+    if comm.seconds is None:
+        lines.append(f"  no communication time: {comm.reason}")
+        return lines
+    lines.append(f"  on {comm.reason}: {format_seconds(comm.seconds)}"
+                 if comm.seconds else f"  nothing sent ({comm.reason})")
+    if comm.overlapped_seconds is not None and comm.serial_seconds is not None \
+            and comm.compute_seconds is not None:
+        lines.append(f"  step per device: compute {format_seconds(comm.compute_seconds)}; "
+                     f"perfectly overlapped max(compute, comm) "
+                     f"{format_seconds(comm.overlapped_seconds)}, not overlapped compute + "
+                     f"comm {format_seconds(comm.serial_seconds)} (bandwidth only, no "
+                     "latency: lower bounds)")
+    return lines
 
 
 def aligned(rows: Sequence[tuple[str, ...]]) -> list[str]:
@@ -309,10 +372,23 @@ def training_json(report: TrainingReport, options: Options) -> str:
 @renderer("training", "csv")
 def training_csv(report: TrainingReport, options: Options) -> str:
     """One row per module (its submodules included)."""
+    from netanatomy.analysis.roofline_modules import inclusive
+
+    whole = ({} if report.time is None or report.time.modules is None else
+             inclusive(report.time.modules))
     return csv_text(MODULE_COLUMNS, (
-        {"path": row.path, "type": row.type, "depth": depth_of(row.path),
+        {**roofline_cells(whole.get(row.path)),
+         "path": row.path, "type": row.type, "depth": depth_of(row.path),
          "forward_macs": row.forward.macs, "backward_input_macs": row.backward_input.macs,
          "backward_weight_macs": row.backward_weight.macs,
          "optimizer_flops": row.optimizer.flops, "forward_status": row.forward.status,
          "backward_status": worst(row.backward_input.status, row.backward_weight.status)}
         for row in report.modules))
+
+
+def roofline_cells(row: Any) -> dict[str, Any]:
+    """The roofline columns of one module's CSV row (empty: no device or no work)."""
+    if row is None:
+        return {}
+    return {"flops": row.flops, "bytes": row.bytes, "intensity": row.intensity,
+            "bound": row.bound, "time_s": row.time_s, "share": row.share}

@@ -187,6 +187,24 @@ def test_device_time_is_the_roofline_of_every_node_and_mfu_uses_palm_model_flops
         netanatomy.training(model, (2, 32), device_type="h100")          # ambiguous alias
 
 
+def test_the_peak_follows_the_precisions_compute_dtype() -> None:
+    # A bf16/bf16-mixed step runs its matmuls in bf16: the H100 SXM datasheet's dense BF16
+    # Tensor Core peak, 989.4 TFLOPS (the fp32 figure, 67 TFLOPS, is ~15x lower); fp16 the
+    # FP16 Tensor Core peak (also 989.4); fp32 the parameters' own dtype. An explicit
+    # peak_dtype still wins.
+    model = nn.Sequential(nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 64))
+    expected = {"fp32": ("fp32", 67e12), "bf16": ("bf16", 989.4e12),
+                "bf16-mixed": ("bf16", 989.4e12), "fp16-mixed": ("fp16", 989.4e12)}
+    for precision, (dtype, peak) in expected.items():
+        report = netanatomy.training(model, (8, 64), precision=precision,
+                                     device_type="h100-sxm")
+        assert report.time is not None
+        assert (report.time.dtype, report.time.peak_flops) == (dtype, pytest.approx(peak))
+    chosen = netanatomy.training(model, (8, 64), precision="bf16-mixed",
+                                 device_type="h100-sxm", peak_dtype="tf32")
+    assert chosen.time is not None and chosen.time.peak_flops == pytest.approx(494.7e12)
+
+
 def test_zero3_gathers_one_decoder_layer_and_divides_the_steady_state() -> None:
     from transformers import LlamaConfig, LlamaForCausalLM
 
