@@ -184,3 +184,64 @@ def test_a_spec_report_shows_formulas_and_derivations(open_page: Any,
     view.locator('#layers tbody tr[data-path="0"]').click()
     view.wait_for_selector("#details .na-step", timeout=5000)
     assert view.locator("#details .na-step").count() >= 1
+
+
+def test_a_lab_page_shows_its_figure(open_page: Any, tmp_path: Path) -> None:
+    """``lab NAME --format html``: the experiment's figure as an <img> in #plots, decoded
+    by the browser at the PNG's own size, alt text = the image's title."""
+    import base64
+    import io
+
+    from PIL import Image
+
+    from netanatomy import lab
+    from netanatomy.render.catalog import write
+
+    result = lab.run("sigmoid-saturation")
+    text = write("lab", "html", result)
+    path = tmp_path / "lab.html"
+    path.write_text(text, encoding="utf-8")
+    view = open_page(path.as_uri(), offline=True).ready()
+    image = view.locator('#plots div.na-plot[data-plot="images"] img')
+    assert image.count() == 1
+    image.scroll_into_view_if_needed()
+    view.wait_for_function("""() => {
+        const img = document.querySelector('#plots div.na-plot[data-plot="images"] img');
+        return img && img.complete && img.naturalWidth > 0; }""", timeout=5000)
+    size = image.evaluate("img => [img.naturalWidth, img.naturalHeight]")
+    alt = image.get_attribute("alt")
+    embedded = view.evaluate("() => window.netanatomy.data.images[0]")
+    png = Image.open(io.BytesIO(base64.b64decode(embedded["png"])))
+    assert tuple(size) == png.size
+    assert alt == embedded["title"] == f"sigmoid-saturation: {result.experiment.title}"
+
+
+def test_a_training_page_plots_the_commands_own_roofline(open_page: Any,
+                                                         tmp_path: Path) -> None:
+    """``training --device-type --format html``: no summary, so no graph section; the
+    roofline plot is drawn from the command's per-module rows (their "self" scope, one point
+    per module and phase that moves bytes), on the device's ridge point."""
+    import json
+
+    import torch
+
+    import netanatomy
+    from netanatomy.render.catalog import write
+
+    model = torch.nn.Sequential(torch.nn.Linear(64, 64), torch.nn.ReLU(),
+                                torch.nn.Linear(64, 8))
+    report = netanatomy.training(model, (16, 64), device_type="h100-sxm")
+    path = tmp_path / "training.html"
+    path.write_text(write("training", "html", report), encoding="utf-8")
+    view = open_page(path.as_uri(), offline=True).ready()
+    view.wait_for_function("() => document.body.dataset.plots === '1'", timeout=10000)
+    assert view.locator("#na-graph-section").is_hidden()
+    plot = view.locator('#plots div.na-plot[data-plot="roofline"]')
+    assert plot.count() == 1
+    # H100 SXM datasheet: FP32 67 TFLOPS, 3.35 TB/s → ridge point 67e12 / 3.35e12 = 20
+    assert "per module and phase" in plot.inner_text()
+    assert "ridge at 20 FLOP/byte" in plot.inner_text()
+    rows = json.loads(write("training", "json", report))["roofline"]["modules"]
+    phases = {row["phase"] for row in rows if row["scope"] == "self" and row["bytes"]}
+    legend = plot.inner_text()
+    assert all(phase in legend for phase in phases), (phases, legend)

@@ -157,7 +157,7 @@ def test_other_formats_are_refused_before_anything_runs(command: str) -> None:
             "diagnose": ["diagnose", "no_such_module_xyz:Net"]}[command]
     result = runner.invoke(app, [*args, "--format", "xml"])
     assert result.exit_code == 2, result.output
-    offered = "table, json, csv or html" if command in ("summary", "lint", "diagnose") else \
+    offered = "table, json, csv or html" if command in ("summary", "rf", "lint", "diagnose") else \
         "table, json or csv"
     assert f"{command} writes {offered}, not 'xml'" in result.output
     assert "cannot import" not in result.output and "Traceback" not in result.output

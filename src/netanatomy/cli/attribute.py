@@ -110,7 +110,7 @@ def run_attribute(options: AttributeOptions) -> Any:
         found = attribute(model, x, method=options.method, **method_options(options))
     results = found if isinstance(found, dict) else {found.method: found}
     write_files(results, x, options, name)
-    return AttributeResult(name, tuple(x.shape), results, demo)
+    return AttributeResult(name, tuple(x.shape), results, demo, inputs=x)
 
 
 def run_demo(model: Any, options: AttributeOptions) -> tuple[Any, Any, dict[str, float]]:

@@ -38,6 +38,8 @@ class AttributeResult:
     attributions: Mapping[str, Any]
     demo: Mapping[str, float] | None = None
     notes: tuple[str, ...] = field(default=())
+    inputs: Any = field(default=None, compare=False, repr=False)
+    """The explained input tensor (drawn by the HTML page's figure; None: not kept)."""
 
 
 @dataclass(frozen=True)

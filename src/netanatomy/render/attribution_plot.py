@@ -12,14 +12,20 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from netanatomy.errors import UsageError
 from netanatomy.render.diagnose_plot import new_figure, png_target
 
-__all__ = ["array_paths", "plot_attribution", "save_arrays"]
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+__all__ = ["array_paths", "attribution_figure", "plot_attribution", "save_arrays"]
+
+DPI = 100
+"""The resolution the grid is written at (pixels = inches × DPI)."""
 
 COLUMNS = 4
 """Panels per row of the grid (the input first, then the methods in order)."""
@@ -74,6 +80,18 @@ def plot_attribution(results: Any, image: Any, path: Path | str,
         height and width differ from the input's.
     """
     target = png_target(path)
+    attribution_figure(results, image, title).savefig(target, dpi=DPI,
+                                                      metadata={"Software": None})
+    return target
+
+
+def attribution_figure(results: Any, image: Any, title: str | None = None) -> Figure:
+    """The grid :func:`plot_attribution` writes (a bare ``Figure``, not saved).
+
+    Raises:
+        UsageError: an input without spatial axes, or a map whose height and width differ
+        from the input's.
+    """
     found = as_results(results)
     picture = display_image(image)
     grey = picture if picture.ndim == 2 else picture.mean(axis=-1)
@@ -94,8 +112,7 @@ def plot_attribution(results: Any, image: Any, path: Path | str,
         axis.set_axis_off()
     if title:
         figure.suptitle(title, fontsize=10)
-    figure.savefig(target, dpi=100, metadata={"Software": None})
-    return target
+    return figure
 
 
 def array_paths(methods: list[str], path: Path | str) -> dict[str, Path]:

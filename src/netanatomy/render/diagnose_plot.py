@@ -26,7 +26,8 @@ if TYPE_CHECKING:
         Verdict,
     )
 
-__all__ = ["plot_diagnostics", "plot_effective_field"]
+__all__ = ["diagnostics_figure", "effective_field_figure", "plot_diagnostics",
+           "plot_effective_field"]
 
 STATUS_COLOURS = {"healthy": "#1a7f37", "vanishing": "#cf222e", "exploding": "#cf222e",
                   "unknown": "#57606a"}
@@ -57,6 +58,10 @@ def new_figure(width: float, height: float) -> Figure:
     return Figure(figsize=(width, height), layout="constrained")
 
 
+DPI = 110
+"""The resolution the diagnostics figures are written at (pixels = inches × DPI)."""
+
+
 def plot_diagnostics(report: DiagnoseReport, path: Path, title: str | None = None) -> None:
     """Write a PNG: (a) gradient norm and grad/weight ratio of each weight parameter (log
     scales) in layer order; (b) activation mean, std and dead/saturated fraction of each
@@ -67,6 +72,11 @@ def plot_diagnostics(report: DiagnoseReport, path: Path, title: str | None = Non
         UsageError: ``path`` does not end in ``.png``, or matplotlib is missing.
     """
     target = png_target(path)
+    diagnostics_figure(report, title).savefig(target, dpi=DPI)
+
+
+def diagnostics_figure(report: DiagnoseReport, title: str | None = None) -> Figure:
+    """The figure :func:`plot_diagnostics` writes (a bare ``Figure``, not saved)."""
     weights = weight_points(report.layers)
     layers = activation_rows(report.layers)
     panels = 3 if report.steps else 2
@@ -83,7 +93,7 @@ def plot_diagnostics(report: DiagnoseReport, path: Path, title: str | None = Non
     heading = title or f"Diagnostics of {root}: {report.loss_name} loss {report.loss:.4g}"
     figure.suptitle(f"{heading}\n{mode} mode on {report.device}, seed {report.seed}",
                     fontsize=11)
-    figure.savefig(target, dpi=110)
+    return figure
 
 
 def qualified(path: str, name: str) -> str:
@@ -274,6 +284,16 @@ def plot_effective_field(erf: EffectiveField, path: Path, title: str | None = No
             disagree with ``size``, or matplotlib is missing.
     """
     target = png_target(path)
+    effective_field_figure(erf, title).savefig(target, dpi=DPI)
+
+
+def effective_field_figure(erf: EffectiveField, title: str | None = None) -> Figure:
+    """The figure :func:`plot_effective_field` writes (a bare ``Figure``, not saved).
+
+    Raises:
+        UsageError: the field has no heatmap or its axes disagree with ``size``, or
+            matplotlib is missing.
+    """
     heatmap = checked_heatmap(erf)
     centre = tuple(mass_centre(heatmap, axis) for axis in range(heatmap.ndim))
     one_d = heatmap.ndim == 1
@@ -287,7 +307,7 @@ def plot_effective_field(erf: EffectiveField, path: Path, title: str | None = No
     axis.set_title(title or f"Effective receptive field of {where}\n"
                    f"at output position {erf.output_position}; the ERF window holds "
                    f"{erf.fraction:.0%} of the |gradient| mass", fontsize=11)
-    figure.savefig(target, dpi=110)
+    return figure
 
 
 def checked_heatmap(erf: EffectiveField) -> np.ndarray:

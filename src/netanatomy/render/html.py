@@ -25,7 +25,7 @@ from typing import Any
 from netanatomy.errors import NetanatomyError
 from netanatomy.render.registry import Options, renderer
 from netanatomy.render.report_data import SCHEMA, generator, report_payload
-from netanatomy.render.results import ReportResult, SummaryResult
+from netanatomy.render.results import FieldResult, ReportResult, SummaryResult
 
 MARKERS = ("TITLE", "STYLE", "DATA", "SCRIPTS")
 
@@ -135,14 +135,16 @@ def summary_html(result: SummaryResult, options: Options) -> str:
 
 def section_payload(command: str, result: Any) -> dict[str, Any]:
     """A page of one command's result: its JSON under ``sections``; ``summary`` is null
-    (the result carries no per-layer cost report) and the graph empty."""
+    (the result carries no per-layer cost report) and the graph empty; ``images`` the
+    figures the command draws (lab, attribute, diagnose; :mod:`netanatomy.render.figures`)."""
+    from netanatomy.render.figures import command_images
     from netanatomy.render.registry import registered
 
     document = json.loads(registered()[(command, "json")].write(result, Options(indent=None)))
     return {"schema": SCHEMA, "generator": generator(),
             "title": f"netanatomy {command}", "source": None, "summary": None,
             "explain": None, "graph": {"modules": [], "ops": [], "inputs": [], "groups": []},
-            "sections": {command: document}, "images": []}
+            "sections": {command: document}, "images": command_images(command, result)}
 
 
 def section_renderer(command: str) -> None:
@@ -153,3 +155,12 @@ def section_renderer(command: str) -> None:
 
 for _command in ("training", "inference", "diagnose", "lint", "lab", "profile", "attribute"):
     section_renderer(_command)
+
+
+@renderer("rf", "html")
+def rf_html(result: FieldResult, options: Options) -> str:
+    """``rf``: the summary's page (its table has the rf columns) with the ``rf --plot``
+    figure under ``images``."""
+    from netanatomy.render.figures import command_images
+
+    return page(report_payload(result.report, images=command_images("rf", result.report)))

@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Any
 from netanatomy.errors import UsageError
 
 if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
     from netanatomy.analysis.report import LayerRow
     from netanatomy.analysis.report import Summary as Report
 
@@ -21,6 +23,10 @@ def field_rows(report: Report) -> list[LayerRow]:
     return sorted(leaves, key=lambda row: order.get(row.path, -1))
 
 
+DPI = 120
+"""The resolution the plot is written at (pixels = inches × DPI)."""
+
+
 def plot_receptive_field(report: Report, path: str | Path, title: str | None = None) -> Path:
     """Write a PNG: RF size (top) and effective stride (bottom) per layer, per axis, with
     the input size marked and the first global layer flagged.
@@ -28,11 +34,21 @@ def plot_receptive_field(report: Report, path: str | Path, title: str | None = N
     Raises:
         UsageError: matplotlib is missing, or the model has no spatial input.
     """
-    try:
-        import matplotlib
+    figure = receptive_field_figure(report, title)
+    target = Path(path)
+    figure.savefig(target, dpi=DPI)
+    return target
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+
+def receptive_field_figure(report: Report, title: str | None = None) -> Figure:
+    """The figure :func:`plot_receptive_field` writes: a bare ``Figure`` (no pyplot, no
+    backend switched), not saved.
+
+    Raises:
+        UsageError: matplotlib is missing, or the model has no spatial input.
+    """
+    try:
+        from matplotlib.figure import Figure
     except ImportError:
         raise UsageError("--plot needs matplotlib: pip install matplotlib") from None
     rows = field_rows(report)
@@ -42,8 +58,8 @@ def plot_receptive_field(report: Report, path: str | Path, title: str | None = N
     input_sizes = spatial_input.shape[2:]
     local = [(i, row.rf) for i, row in enumerate(rows)
              if row.rf is not None and not row.rf.is_global]
-    figure, (top, bottom) = plt.subplots(2, 1, figsize=(min(14.0, max(7.0, 0.25 * len(rows))),
-                                                         6.5), sharex=True)
+    figure = Figure(figsize=(min(14.0, max(7.0, 0.25 * len(rows))), 6.5), layout="tight")
+    top, bottom = figure.subplots(2, 1, sharex=True)
     axis_names = "DHW"[-len(input_sizes):] if len(input_sizes) <= 3 else None
     for axis, input_size in enumerate(input_sizes):
         name = axis_names[axis] if axis_names else f"axis {axis}"
@@ -64,11 +80,7 @@ def plot_receptive_field(report: Report, path: str | Path, title: str | None = N
     top.legend(fontsize=8)
     bottom.legend(fontsize=8)
     top.set_title(title or f"Receptive field of {report.layers[0].type}")
-    figure.tight_layout()
-    target = Path(path)
-    figure.savefig(target, dpi=120)
-    plt.close(figure)
-    return target
+    return figure
 
 
 def mark_global(rows: list[LayerRow], *axes: Any) -> None:

@@ -957,7 +957,7 @@
     const host = byId("layers");
     if (!host) return;
     const columns = layerColumns();
-    if (!S.layers.length) { clear(host); host.append(el("p", { class: "na-muted", text: S.payload ? "No layers." : "No model yet." })); mainTable = null; return; }
+    if (!S.layers.length) { clear(host); if (!S.bare) host.append(el("p", { class: "na-muted", text: S.payload ? "No layers." : "No model yet." })); mainTable = null; return; }
     // hide columns with no value at all (all null or empty)
     const empty = new Set(columns.filter((key) => key !== "path" && S.layers.every((r) => {
       const v = cellValue(r, key);
@@ -1342,6 +1342,7 @@
     for (const [key, title, f] of byLayer) {
       const ys = leaves.map((r) => numOrNull(key === "params" ? (r.params_total !== undefined ? r.params_total : r.params) : r[key]));
       const symbolic = leaves.filter((r) => isSym(r[key])).length;
+      if (!leaves.length && S.bare) continue;
       if (!leaves.length || ys.every((v) => v === null)) {
         const { box } = plotBox(key, title, leaves.length ? (symbolic ? "The values are symbolic: give the symbols values (--set) to plot them." : "No known values.") : "No layers.");
         host.append(box);
@@ -1418,35 +1419,52 @@
   }
 
   function drawRoofline(host, leaves, sections) {
-    let peak = null, bw = null, device = "";
-    const t = sections.training && sections.training.time;
-    const inf = sections.inference && sections.inference.device;
-    if (t && isNum(t.peak_flops) && isNum(t.bandwidth)) { peak = t.peak_flops; bw = t.bandwidth; device = t.device || ""; }
-    else if (inf && isNum(inf.peak_flops_per_s) && isNum(inf.bandwidth_bytes_per_s)) { peak = inf.peak_flops_per_s; bw = inf.bandwidth_bytes_per_s; device = inf.name || inf.key || ""; }
-    if (peak === null) return;
-    const pts = [];
-    for (const r of leaves) {
-      const f = (isNum(r.flops) ? r.flops : 0) + (isNum(r.elementwise_flops) ? r.elementwise_flops : 0);
-      if (!isNum(r.bytes_accessed) || r.bytes_accessed <= 0 || f <= 0) continue;
-      const ai = f / r.bytes_accessed;
-      pts.push({ ai, att: Math.min(peak, ai * bw), path: r.path, f });
+    // Preferred: the command's own per-module roofline (sections.<training|inference>.roofline,
+    // its "self" rows: each op counted once, coloured by phase); else the summary's leaf
+    // layers on the roof of the device the section names.
+    const doc = (sections.training && sections.training.roofline) || (sections.inference && sections.inference.roofline) || null;
+    let peak = null, bw = null, device = "", pts = [];
+    if (doc && isNum(doc.peak_flops) && isNum(doc.bandwidth) && Array.isArray(doc.modules)) {
+      peak = doc.peak_flops; bw = doc.bandwidth; device = (doc.device || "") + (doc.dtype ? " · " + doc.dtype : "");
+      for (const r of doc.modules) {
+        if (r.scope !== "self" || !isNum(r.flops) || !isNum(r.bytes) || !isNum(r.time_s) || r.flops <= 0 || r.bytes <= 0 || r.time_s <= 0) continue;
+        pts.push({ ai: r.flops / r.bytes, att: r.flops / r.time_s, path: (r.path || "(model)") + " · " + r.phase + " · " + (r.bound || ""), phase: r.phase || "" });
+      }
+    } else {
+      const t = sections.training && sections.training.time;
+      const inf = sections.inference && sections.inference.device;
+      if (t && isNum(t.peak_flops) && isNum(t.bandwidth)) { peak = t.peak_flops; bw = t.bandwidth; device = t.device || ""; }
+      else if (inf && isNum(inf.peak_flops_per_s) && isNum(inf.bandwidth_bytes_per_s)) { peak = inf.peak_flops_per_s; bw = inf.bandwidth_bytes_per_s; device = inf.name || inf.key || ""; }
+      if (peak === null) return;
+      for (const r of leaves) {
+        const f = (isNum(r.flops) ? r.flops : 0) + (isNum(r.elementwise_flops) ? r.elementwise_flops : 0);
+        if (!isNum(r.bytes_accessed) || r.bytes_accessed <= 0 || f <= 0) continue;
+        const ai = f / r.bytes_accessed;
+        pts.push({ ai, att: Math.min(peak, ai * bw), path: r.path, phase: "layers" });
+      }
     }
-    if (!pts.length) return;
+    if (peak === null || !pts.length) return;
     pts.sort((a, b) => a.ai - b.ai);
     const ridge = peak / bw;
     const xs = pts.map((p) => p.ai);
+    const phases = [...new Set(pts.map((p) => p.phase))];
+    const series = [{ label: "intensity", value: (u, v, si, i) => (i === null || i === undefined ? "" : pts[i].path + " · " + floatText(v)) }];
+    const data = [xs];
+    phases.forEach((phase, j) => {
+      series.push({ label: phase, stroke: PALETTE[(j + 1) % PALETTE.length], width: 0, paths: () => null, points: { show: true, size: 7, fill: PALETTE[(j + 1) % PALETTE.length] }, value: (u, v) => (v === null || v === undefined ? "" : count(v) + "FLOP/s") });
+      data.push(pts.map((p) => (p.phase === phase ? p.att : null)));
+    });
+    series.push({ label: "roof", stroke: "#667085", width: 1.5, dash: [4, 4], points: { show: false } });
+    data.push(xs.map((x) => Math.min(peak, x * bw)));
+    const what = doc ? "per module and phase (own ops): FLOPs / bytes" : "per leaf layer: (FLOPs + elementwise FLOPs) / bytes accessed";
     addPlot(host, "roofline", "Roofline" + (device ? " · " + device : ""), () => ({
       opts: {
         height: 260, scales: { x: { time: false, distr: 3 }, y: { distr: 3 } },
         axes: [{ label: "arithmetic intensity (FLOP/byte)", size: 44, values: ticks(floatText, true) }, { label: "attainable FLOP/s", values: ticks(count, true), size: 76 }],
-        series: [
-          { label: "intensity", value: (u, v, si, i) => (i === null || i === undefined ? "" : pts[i].path + " · " + floatText(v)) },
-          { label: "layers", stroke: PALETTE[1], width: 0, paths: () => null, points: { show: true, size: 7, fill: PALETTE[1] }, value: (u, v) => (v === null ? "" : count(v) + "FLOP/s") },
-          { label: "roof", stroke: "#667085", width: 1.5, dash: [4, 4], points: { show: false } },
-        ],
+        series,
       },
-      data: [xs, pts.map((p) => p.att), xs.map((x) => Math.min(peak, x * bw))],
-    }), "per leaf layer: (FLOPs + elementwise FLOPs) / bytes accessed; ridge at " + floatText(ridge) + " FLOP/byte; peak " + count(peak) + "FLOP/s, " + bytes(bw) + "/s");
+      data,
+    }), what + "; ridge at " + floatText(ridge) + " FLOP/byte; peak " + count(peak) + "FLOP/s, " + bytes(bw) + "/s; predicted points lie on the roof (a lower bound on time)");
   }
 
   function drawDiagnose(host, doc) {
@@ -1566,6 +1584,11 @@
     if (payload !== null && payload !== undefined && typeof payload !== "object") payload = null;
     prepare(payload || null);
     NA.data = payload || null;
+    // a page of one command's results (training, lab, …) has no summary: no graph to draw
+    S.bare = !!payload && !payload.summary;
+    const graphSection = byId("na-graph-section");
+    if (graphSection) graphSection.hidden = S.bare;
+    for (const link of document.querySelectorAll('a[href="#na-graph-section"]')) link.hidden = S.bare;
     clear(byId("layers"));  // a large old table would make the graph's first measurement slow
     if (!keep) { S.sort = null; S.collapsedRows = new Set(); S.userCols = false; S.match = null; S.selected = null; }
     else S.collapsedRows = new Set();
