@@ -294,3 +294,26 @@ def test_ctrl_c_stops_cleanly() -> None:
     for pid in workers:
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)
+
+
+def test_a_failed_connection_is_one_line_and_quiet_while_stopping(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """socketserver prints a traceback for any error of a connection; the playground prints
+    one line, and nothing once it is stopping (Ctrl-C closes sockets under open reads)."""
+    from netanatomy.playground.server import PlaygroundServer
+
+    server = PlaygroundServer("127.0.0.1", 0, "input: [3, 8, 8]\nlayers: []\n")
+    try:
+        try:
+            raise OSError(9, "Bad file descriptor")
+        except OSError:
+            server.handle_error(None, ("127.0.0.1", 5000))
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "OSError" in err and "Traceback" not in err
+    finally:
+        server.shutdown()
+    try:
+        raise OSError(9, "Bad file descriptor")
+    except OSError:
+        server.handle_error(None, ("127.0.0.1", 5000))
+    assert capsys.readouterr().err == ""

@@ -20,6 +20,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import socket
+import sys
 import threading
 from collections.abc import Sequence
 from http import HTTPStatus
@@ -148,6 +149,15 @@ class PlaygroundServer(ThreadingHTTPServer):
             self.thread.join(5)
         self.server_close()
         self.analyser.close()
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A connection that fails: quiet while stopping (a keep-alive connection's read
+        ends when its socket goes), otherwise one line on stderr instead of a traceback."""
+        error = sys.exc_info()[1]
+        if self.stopped or isinstance(error, (ConnectionError, TimeoutError)):
+            return
+        print(f"netanatomy playground: connection from {client_address[0]} failed: "
+              f"{type(error).__name__}: {error}", file=sys.stderr)
 
     def __enter__(self) -> PlaygroundServer:
         return self
