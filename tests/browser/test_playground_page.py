@@ -13,10 +13,7 @@ import pytest
 from netanatomy import spec
 from netanatomy.playground import DEFAULT_EXAMPLE, PlaygroundServer, serve
 from tests.browser.pages import node_ids, snapshot
-
-CONV = "input: [3, 8, 8]\nlayers:\n  - conv: {out: 4, k: 3}\n  - relu\n"
-CONV_PARAMS = 3 * 3 * 3 * 4 + 4          # k*k*C_in*C_out + bias
-CONV_MACS = 6 * 6 * 4 * (3 * 3 * 3)      # 8-3+1 = 6: H_out*W_out*C_out * k*k*C_in
+from tests.test_playground import CONV, CONV_MACS, CONV_PARAMS
 
 
 @pytest.fixture(scope="module")

@@ -3,12 +3,13 @@ its styles and scripts (``render/assets``, the vendored libraries with their lic
 the report's data as JSON (``netanatomy.report/1``, :mod:`netanatomy.render.report_data`).
 Python computes every number; the page only lays out and draws.
 
-:func:`page` fills a template's four markers, each present once:
+:func:`page` fills a template's six markers, each present once:
 ``<!--NETANATOMY:TITLE-->`` (text-escaped), ``<!--NETANATOMY:STYLE-->`` (one ``<style>``),
 ``<!--NETANATOMY:DATA-->`` (``<script id="netanatomy-data" type="application/json">``
 with ``<``, ``>``, ``&``, U+2028 and U+2029 written as ``\\u`` escapes, so no value, a layer
-name included, can end the element) and ``<!--NETANATOMY:SCRIPTS-->`` (one ``<script>``
-per file, each ``</script`` written ``<\\/script``).
+name included, can end the element), ``<!--NETANATOMY:SCRIPTS-->`` (one ``<script>``
+per file, each ``</script`` written ``<\\/script``), and ``<!--NETANATOMY:GRAPH-->`` /
+``<!--NETANATOMY:TABLES-->``, the markup both pages share (:data:`FRAGMENTS`).
 
 ``--format html`` is registered for ``summary`` (the same page as ``netanatomy report``
 without ``--include``) and for the commands whose JSON goes under ``sections``.
@@ -27,7 +28,11 @@ from netanatomy.render.registry import Options, renderer
 from netanatomy.render.report_data import SCHEMA, generator, report_payload
 from netanatomy.render.results import FieldResult, ReportResult, SummaryResult
 
-MARKERS = ("TITLE", "STYLE", "DATA", "SCRIPTS")
+MARKERS = ("TITLE", "STYLE", "DATA", "SCRIPTS", "GRAPH", "TABLES")
+
+FRAGMENTS = {"GRAPH": "graph-section.html", "TABLES": "results-sections.html"}
+"""Markup both pages share (the graph section; the table, plots and conventions), put in at
+their markers so the report and the playground cannot drift apart."""
 
 VENDOR = (("vendor/dagre.min.js", "vendor/dagre.LICENSE"),
           ("vendor/uPlot.iife.min.js", "vendor/uPlot.LICENSE"))
@@ -112,6 +117,7 @@ def page(payload: Any, template: str = "report.html") -> str:
         "DATA": '<script id="netanatomy-data" type="application/json">' + data_json(payload)
                 + "</script>",
         "SCRIPTS": "\n".join(f"<script>\n{script_text(s)}\n</script>" for s in scripts),
+        **{marker: asset(name) for marker, name in FRAGMENTS.items()},
     }
     return fill(text, template, parts)
 
