@@ -139,11 +139,22 @@ def fold(nodes: Iterable[Node], costs: Sequence[NodeCost]) -> Cost:
 
 
 def optimizer_path(node: Node, graph: Graph) -> str:
-    """The module of the parameter an optimizer node updates (``""`` when none is read)."""
-    for tensor in node.inputs:
-        if tensor.param is not None and tensor.param in graph.params:
-            return graph.params[tensor.param].owner
-    return node.path
+    """The module of the parameters an optimizer node updates: their owner, or the
+    innermost module holding all of them when they belong to several (a foreach or fused
+    step over a list of parameters: its cost is not split between the modules); the node's
+    own path when it reads none."""
+    owners = {graph.params[t.param].owner for t in node.inputs
+              if t.param is not None and t.param in graph.params}
+    if not owners:
+        return node.path
+    if len(owners) == 1:
+        return owners.pop()
+    shared: list[str] = []
+    for parts in zip(*(owner.split(".") if owner else [] for owner in owners)):
+        if len(set(parts)) > 1:
+            break
+        shared.append(parts[0])
+    return ".".join(shared)
 
 
 COMPUTE_PEAK = {"bf16": "bf16", "bf16-mixed": "bf16", "fp16": "fp16", "fp16-mixed": "fp16"}

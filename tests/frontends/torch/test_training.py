@@ -5,6 +5,7 @@ really keeps, and the user's model left as it was."""
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 import torch
@@ -301,3 +302,42 @@ def test_the_issues_example_flags_together_on_the_command_line() -> None:
         document["sharding"]["per_device_bytes"])
     clash = runner.invoke(app, [*args[:-2], "--dp", "8"])
     assert clash.exit_code == 2 and "disagree" in clash.output
+
+
+@pytest.mark.parametrize("precision", ["fp32", "bf16-mixed"])
+def test_foreach_updates_belong_to_each_parameters_module(monkeypatch: pytest.MonkeyPatch,
+                                                          precision: str) -> None:
+    # A second method: torch's for-loop AdamW (foreach=False) updates each parameter with
+    # its own ops, so their module is unambiguous; the foreach step (one op over every
+    # parameter, state and temporary list) must give each module the same optimizer FLOPs,
+    # not the first parameter's module all of them.
+    import netanatomy.frontends.torch.training as training_capture
+
+    model = nn.Sequential(nn.Embedding(50, 16), nn.Linear(16, 32), nn.ReLU(), nn.Linear(32, 4))
+    inputs = torch.zeros(4, 8, dtype=torch.int64)
+
+    def per_module(report: Any) -> dict[str, Any]:
+        return {row.path: row.optimizer.flops for row in report.modules
+                if row.path in ("0", "1", "3")}
+
+    foreach = per_module(netanatomy.training(model, example_inputs=inputs,
+                                             precision=precision))
+    make = training_capture.make_optimizer
+
+    def loop(name: str, params: Any) -> Any:
+        optimizer = make(name, params)
+        for group in optimizer.param_groups:
+            group["foreach"] = False
+        return optimizer
+
+    monkeypatch.setattr(training_capture, "make_optimizer", loop)
+    looped = per_module(netanatomy.training(model, example_inputs=inputs,
+                                            precision=precision))
+    # per element both do the same work; they differ only in a few scalar ops on the step
+    # count and bias corrections, which each implementation places differently
+    params = {"0": 50 * 16, "1": 16 * 32 + 32, "3": 32 * 4 + 4}
+    for path, count in params.items():
+        assert abs(foreach[path] - looped[path]) <= 4, (path, foreach, looped)
+        assert foreach[path] >= count and looped[path] >= count
+    ratio = {path: foreach[path] // count for path, count in params.items()}
+    assert len(set(ratio.values())) == 1          # the same FLOPs per element everywhere

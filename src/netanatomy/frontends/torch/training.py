@@ -22,6 +22,7 @@ the user's model, its gradients, the RNGs and torch's flags are as before afterw
 
 from __future__ import annotations
 
+import dataclasses
 import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -185,6 +186,7 @@ class TrainingRecorder(OpRecorder):
         self._updated = ""                              # the module an update is for
         self.sequence_paths: dict[int, str] = {}
         self.owners = dict(owners)                      # id(parameter, its grad) → module
+        self._aligned: dict[int, list[str | None]] = {}  # list length → owners by position
         self.allocations: list[list[Any]] = []          # [id, bytes, at, freed, phase, path]
         self.live: dict[int, int] = {}                  # storage key → allocation id
         self.references: dict[int, Any] = {}            # allocation id → weak reference
@@ -314,6 +316,8 @@ class TrainingRecorder(OpRecorder):
         results, path = super().record(func, facts, args, kwargs, result)
         at = len(self.nodes) - 1
         added = at + 1 - first
+        if phase == "optimizer" and added > 1:
+            self.own_updates(args, first, added)
         if added == 1:
             self.autograd_keys.append(self._running if phase == "backward" else None)
         else:
@@ -322,6 +326,32 @@ class TrainingRecorder(OpRecorder):
         for tensor in results:
             self.track(tensor, at, path)
         return results, path
+
+    def own_updates(self, args: tuple[Any, ...], first: int, added: int) -> None:
+        """A foreach op over tensor lists became one node per element: each belongs to its
+        own element's module, not to the first element's (the op's path). An element is
+        known by its parameter (or master weight); the lists of states and temporaries
+        that torch's foreach optimizers pass are aligned with the parameter list of their
+        group, so an element no owner is known for takes the module at its position in the
+        last list of that length whose owners were all known."""
+        lists = [a for a in args if isinstance(a, (list, tuple)) and len(a) == added
+                 and all(isinstance(t, torch.Tensor) for t in a)]
+        if not lists:
+            return
+        owners = None
+        for elements in lists:
+            found = [self.owners.get(id(t)) for t in elements]
+            if all(owner is not None for owner in found):
+                owners = self._aligned[added] = found
+                break
+        if owners is None:
+            owners = self._aligned.get(added)
+        if owners is None:
+            return
+        for offset, owner in enumerate(owners):
+            node = self.nodes[first + offset]
+            if owner is not None and owner != node.path:
+                self.nodes[first + offset] = dataclasses.replace(node, path=owner)
 
     def track(self, tensor: torch.Tensor, at: int, path: str, phase: str | None = None
               ) -> None:
