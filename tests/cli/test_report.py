@@ -111,3 +111,21 @@ def test_the_page_is_refused_on_a_terminal(monkeypatch) -> None:
     with pytest.raises(UsageError, match="give -o FILE.html"):
         report.check_output(None)
     report.check_output(Path("page.html"))
+
+
+def test_device_type_gives_the_included_training_its_roofline(tmp_path: Path) -> None:
+    # the section is what `training --device-type` writes; its ridge point is the H100 SXM
+    # datasheet's FP32 67 TFLOPS / 3.35 TB/s = 20 FLOP/byte
+    out = tmp_path / "device.html"
+    result = invoke("report", "zoo:smallcnn", "--include", "training", "--device-type",
+                    "h100-sxm", "-o", str(out))
+    assert result.exit_code == 0, result.output
+    section = embedded(out)["sections"]["training"]
+    assert section == json.loads(invoke("training", "zoo:smallcnn", "--device-type",
+                                        "h100-sxm", "--format", "json").stdout)
+    assert section["roofline"]["ridge_point"] == 67e12 / 3.35e12
+    for args in (["--device-type", "h100-sxm"],
+                 ["--include", "training", "--device-type", "no-such-gpu"]):
+        result = invoke("report", "zoo:smallcnn", *args, "-o", str(tmp_path / "x.html"))
+        assert result.exit_code == 2, result.output
+    assert "no-such-gpu" in result.output

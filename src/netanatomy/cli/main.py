@@ -676,6 +676,10 @@ def report(
     include: Annotated[str | None, typer.Option(
         "--include", help="Comma list of sections to add, run with their defaults: lint, "
                           "training, inference (language models).")] = None,
+    device_type: Annotated[str | None, typer.Option(
+        "--device-type", help="Hardware-table key (netanatomy devices) for the included "
+                              "training/inference: their roofline per module and times.")]
+    = None,
     debug: Debug = False,
 ) -> None:
     """One self-contained HTML file: the graph with repeated blocks collapsed, the sortable
@@ -691,7 +695,7 @@ def report(
         from netanatomy.analysis.explain import explain as explain_graph
 
         explanations = tuple(explain_graph(analysed.graph))
-    sections = sections_of(included, target, input, set, analysed.graph)
+    sections = sections_of(included, target, input, set, analysed.graph, device_type)
     write_result("summary", "html", ReportResult(analysed, explanations,
                                                  report_source(target, input, set),
                                                  sections), output)

@@ -69,7 +69,8 @@ def document(command: str, result: Any) -> Any:
     return json.loads(write(command, "json", result, indent=None))
 
 
-def lint_section(target: str, inputs: list[str], settings: list[str]) -> Any:
+def lint_section(target: str, inputs: list[str], settings: list[str],
+                 device_type: str | None = None) -> Any:
     import netanatomy
     from netanatomy.analysis.findings import LintReport
     from netanatomy.cli.targets import load_for_diagnosis
@@ -78,19 +79,22 @@ def lint_section(target: str, inputs: list[str], settings: list[str]) -> Any:
     return document("lint", LintReport(tuple(netanatomy.lint(model, inputs)), ()))
 
 
-def training_section(target: str, inputs: list[str], settings: list[str]) -> Any:
+def training_section(target: str, inputs: list[str], settings: list[str],
+                     device_type: str | None = None) -> Any:
+    """The training defaults (``netanatomy training TARGET [--device-type X]``)."""
     import netanatomy
     from netanatomy.cli.targets import load_for_diagnosis
 
     model, inputs = load_for_diagnosis(target, inputs, settings)
-    return document("training", netanatomy.training(model, inputs))
+    return document("training", netanatomy.training(model, inputs, device_type=device_type))
 
 
-def inference_section(target: str, inputs: list[str], settings: list[str]) -> Any:
-    """The inference defaults (``netanatomy inference TARGET``)."""
+def inference_section(target: str, inputs: list[str], settings: list[str],
+                      device_type: str | None = None) -> Any:
+    """The inference defaults (``netanatomy inference TARGET [--device-type X]``)."""
     from netanatomy.inference_api import inference
 
-    return document("inference", inference(target))
+    return document("inference", inference(target, device_type=device_type))
 
 
 def check_inference(include: tuple[str, ...], target: str, graph: Any) -> None:
@@ -115,12 +119,22 @@ SECTION_BUILDERS = {"lint": lint_section, "training": training_section,
 
 
 def sections_of(include: tuple[str, ...], target: str, inputs: list[str],
-                settings: list[str], graph: Any) -> dict[str, Any]:
+                settings: list[str], graph: Any, device_type: str | None = None
+                ) -> dict[str, Any]:
     """The JSON document of every included section, by name (``graph``: the target's,
-    analysed already).
+    analysed already; ``device_type``: the roofline device of training and inference).
 
     Raises:
-        UsageError: inference asked for a model without attention.
+        UsageError: inference asked for a model without attention; ``device_type``
+            without training or inference to use it, or not in the hardware table.
     """
     check_inference(include, target, graph)
-    return {name: SECTION_BUILDERS[name](target, inputs, settings) for name in include}
+    if device_type is not None:
+        if not {"training", "inference"} & set(include):
+            raise UsageError("--device-type is for the training and inference sections: "
+                             "add --include training (or inference), or leave it out")
+        from netanatomy.hardware import device
+
+        device(device_type)                      # an unknown device fails before any run
+    return {name: SECTION_BUILDERS[name](target, inputs, settings, device_type)
+            for name in include}
