@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from netanatomy.analysis.cost import NodeCost, graph_costs
-from netanatomy.analysis.repeats import RepeatGroup, repeated_groups
+from netanatomy.analysis.repeats import RepeatGroup, children_of, repeated_groups
 from netanatomy.render.explain import explanations_json
 from netanatomy.render.format import json_number
 from netanatomy.render.json import report_to_dict, shape_json
@@ -46,18 +46,17 @@ def owner_of(path: str, ids: Mapping[str, int]) -> int:
 
 def modules_json(report: Summary, ids: Mapping[str, int],
                  owners: Sequence[int]) -> list[dict[str, Any]]:
-    """One entry per layer row: id, path, type, parent, children, row and its own ops."""
-    parents = [None if row.path == "" else owner_of(row.path.rpartition(".")[0], ids)
-               for row in report.layers]
-    children: list[list[int]] = [[] for _ in report.layers]
+    """One entry per layer row: id, path, type, parent, children, row and its own ops (a
+    row whose parent is not listed hangs under its nearest listed ancestor, as in
+    :func:`netanatomy.analysis.repeats.children_of`)."""
+    children = children_of(report.layers)
+    parents = {kid.path: ids[row.path] for row in report.layers for kid in children[row.path]}
     ops: list[list[int]] = [[] for _ in report.layers]
-    for index, parent in enumerate(parents):
-        if parent is not None:
-            children[parent].append(index)
     for op, owner in enumerate(owners):
         ops[owner].append(op)
-    return [{"id": index, "path": row.path, "type": row.type, "parent": parents[index],
-             "children": children[index], "row": index, "ops": ops[index]}
+    return [{"id": index, "path": row.path, "type": row.type, "parent": parents.get(row.path),
+             "children": [ids[kid.path] for kid in children[row.path]], "row": index,
+             "ops": ops[index]}
             for index, row in enumerate(report.layers)]
 
 
