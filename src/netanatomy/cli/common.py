@@ -43,6 +43,9 @@ Depth = Annotated[int | None, typer.Option(
     "--depth", "-d", help="Deepest module level shown (default: 3 for tables, all for json "
                           "and csv).")]
 Debug = Annotated[bool, typer.Option("--debug", help="Show tracebacks.")]
+DeviceType = Annotated[str | None, typer.Option(
+    "--device-type", help="Hardware-table key (netanatomy devices): predicted times, the "
+                          "roofline per module and what fits, on that device.")]
 Width = Annotated[int | None, typer.Option(
     "--width", help="Table width in columns (default: the terminal's; 160 for files and "
                     "pipes). Columns that do not fit are left out, with a note naming them.")]

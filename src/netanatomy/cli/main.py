@@ -18,6 +18,7 @@ from netanatomy.cli.common import (
     DEFAULT_TARGET,
     Debug,
     Depth,
+    DeviceType,
     Format,
     Inputs,
     Output,
@@ -537,9 +538,7 @@ def inference(
     kv_dtype: Annotated[str | None, typer.Option(
         "--kv-dtype", help="KV-cache element type: fp8, int8, fp16, bf16 or fp32 (default: "
                            "the model's).")] = None,
-    device_type: Annotated[str | None, typer.Option(
-        "--device-type", help="Hardware-table key for times and fit (netanatomy "
-                              "devices).")] = None,
+    device_type: DeviceType = None,
     window: Annotated[str | None, typer.Option(
         "--window", help="Sliding window in tokens, one for all layers or a comma list per "
                          "layer ('none' for full); default: the model config's.")] = None,
@@ -569,9 +568,7 @@ def training(
                             "nadam, radam, adadelta or none.")] = "adamw",
     device: Annotated[str, typer.Option(
         help="meta (nothing allocated), cpu or cuda (run the step for real).")] = "meta",
-    device_type: Annotated[str | None, typer.Option(
-        "--device-type", help="Hardware-table key (netanatomy devices): the step's roofline "
-                              "time, tokens/s, HFU and MFU on it.")] = None,
+    device_type: DeviceType = None,
     peak_dtype: Annotated[str | None, typer.Option(
         "--peak-dtype", help="Which peak of --device-type: bf16, fp16, tf32, fp32, … "
                              "(default: --precision's compute dtype, bf16 or "
@@ -676,10 +673,7 @@ def report(
     include: Annotated[str | None, typer.Option(
         "--include", help="Comma list of sections to add, run with their defaults: lint, "
                           "training, inference (language models).")] = None,
-    device_type: Annotated[str | None, typer.Option(
-        "--device-type", help="Hardware-table key (netanatomy devices) for the included "
-                              "training/inference: their roofline per module and times.")]
-    = None,
+    device_type: DeviceType = None,
     debug: Debug = False,
 ) -> None:
     """One self-contained HTML file: the graph with repeated blocks collapsed, the sortable
