@@ -58,7 +58,8 @@ def hand_recording(paths: list[str], chained: bool, norms: list[float]) -> Recor
     for index, path in enumerate(paths):
         recording.records[path] = ModuleRecord(
             calls=1, input_id=index if chained else 100 + index, output_id=index + 1,
-            grad_input_norm=norms[index], grad_output_norm=norms[index + 1])
+            grad_input_norm=norms[index], grad_output_norm=norms[index + 1],
+            follows_previous=chained and index > 0)
         recording.order.append(path)
     return recording
 
@@ -169,3 +170,26 @@ def test_skip_or_scale_in_the_root_forward_has_no_bound(scale: float | None) -> 
 
 def test_spatial_dropout_bound_in_training() -> None:
     assert layer_bound(nn.Dropout2d(0.5).train(), None) == 2.0               # 1/(1 − p)
+
+
+def test_a_freed_outputs_address_is_not_the_next_layers_input() -> None:
+    # The allocator may give a later tensor the address of an output already freed (a skip
+    # connection computed after fc1's output died): equal (address, shape, strides, dtype)
+    # is the same tensor only while the earlier output still lives.
+    import weakref
+
+    from netanatomy.diagnostics.recorder import identity, reads_previous_output
+
+    output = torch.zeros(4, 8)
+    recording = Recording()
+    recording.records["fc1"] = ModuleRecord(calls=1, output_id=identity(output),
+                                            output_storage=weakref.ref(
+                                                output.untyped_storage()))
+    recording.order.append("fc1")
+    assert reads_previous_output(recording, identity(output))
+    assert not reads_previous_output(recording, identity(torch.zeros(4, 8)))
+    same_address = identity(output)
+    del output
+    assert recording.records["fc1"].output_storage() is None
+    assert not reads_previous_output(recording, same_address)
+    assert not reads_previous_output(Recording(), same_address)      # no leaf before it

@@ -3,6 +3,7 @@ of the gradients at its output and input. Hooks live only inside :func:`recordin
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -48,6 +49,11 @@ class ModuleRecord:
     input_shape: tuple[int, ...] | None = None
     input_id: Any = None
     output_id: Any = None
+    output_storage: Any = None
+    """A weak reference to the output's storage: while it lives, no other tensor can have
+    the output's address, so an equal ``identity`` is the same tensor."""
+    follows_previous: bool = False
+    """A leaf: its input was the previous leaf's output, still alive when it was read."""
     grad_output_norm: float | None = None
     grad_input_norm: float | None = None
 
@@ -71,8 +77,7 @@ class Recording:
         leaves = [self.records[path] for path in self.order]
         if len(set(self.order)) != len(self.order):
             return False
-        return all(current.input_id is not None and current.input_id == before.output_id
-                   for before, current in zip(leaves, leaves[1:]))
+        return all(current.follows_previous for current in leaves[1:])
 
 
 def activation_stats(module: nn.Module, output: torch.Tensor, record: ModuleRecord) -> None:
@@ -115,7 +120,7 @@ def recording(model: nn.Module) -> Iterator[Recording]:
             module.inplace = False  # type: ignore[assignment]
         record = result.records.setdefault(path, ModuleRecord())
         is_leaf = next(module.children(), None) is None
-        handles.append(module.register_forward_pre_hook(pre_hook(record)))
+        handles.append(module.register_forward_pre_hook(pre_hook(record, result, is_leaf)))
         handles.append(module.register_forward_hook(forward_hook(module, path, record,
                                                                   result, is_leaf)))
         handles.append(module.register_full_backward_hook(backward_hook(record)))
@@ -126,13 +131,27 @@ def recording(model: nn.Module) -> Iterator[Recording]:
             handle.remove()
 
 
-def pre_hook(record: ModuleRecord) -> Any:
+def pre_hook(record: ModuleRecord, result: Recording | None = None,
+             is_leaf: bool = False) -> Any:
     def hook(module: nn.Module, args: tuple[Any, ...]) -> None:
         tensor = first_tensor(args)
         record.input_shape = None if tensor is None else tuple(tensor.shape)
         record.input_id = None if tensor is None else identity(tensor)
+        if is_leaf and result is not None:
+            record.follows_previous = reads_previous_output(result, record.input_id)
 
     return hook
+
+
+def reads_previous_output(result: Recording, input_id: Any) -> bool:
+    """True when ``input_id`` is the last leaf's output and that output still lives (an
+    address alone could be a freed output's, reused by a later tensor: a skip connection
+    would then look like a plain stack)."""
+    if input_id is None or not result.order:
+        return False
+    previous = result.records[result.order[-1]]
+    alive = previous.output_storage is not None and previous.output_storage() is not None
+    return alive and input_id == previous.output_id
 
 
 def forward_hook(module: nn.Module, path: str, record: ModuleRecord, result: Recording,
@@ -144,6 +163,10 @@ def forward_hook(module: nn.Module, path: str, record: ModuleRecord, result: Rec
             return
         record.output_shape = tuple(tensor.shape)
         record.output_id = identity(tensor)
+        try:
+            record.output_storage = weakref.ref(tensor.untyped_storage())
+        except (RuntimeError, NotImplementedError, TypeError):   # no storage to follow
+            record.output_storage = None
         activation_stats(module, tensor, record)
         if is_leaf:
             result.order.append(path)
